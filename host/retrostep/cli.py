@@ -18,7 +18,9 @@ COMMAND_MODULES = (
     "retrostep.corpus",
     "retrostep.replay",
     "retrostep.evaluate",
+    "retrostep.chart",
     "retrostep.demo",
+    "retrostep.trace",
 )
 
 

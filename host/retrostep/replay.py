@@ -1,0 +1,121 @@
+"""Replay a trace through the gait engine, exactly as the board would run it.
+
+The trace is quantised to the firmware's ODR and full scale (`retrostep.trace.quantise`),
+then fed to the very file that runs on the board (`retrostep.firmware.gait`).
+
+    retrostep replay TRACE.csv [--json]
+"""
+
+import json
+from array import array
+
+from .firmware import gait
+from .trace import quantise, read_trace
+
+EVENT_NAMES = {
+    gait.EV_STRIDE: "stride",
+    gait.EV_DRIFT: "drift_alert",
+    gait.EV_ON_LINE: "back_on_line",
+    gait.EV_BOUT_START: "bout_start",
+    gait.EV_BOUT_END: "bout_end",
+}
+CHUNK = 4096  # samples per feed() call: the board feeds FIFO batches the same way
+
+
+def run_engine(samples, odr_hz, accel_ug_per_lsb, gyro_udps_per_lsb, settings=None):
+    """Feed int16 samples (n x 6: ax ay az gx gy gz) to a fresh engine.
+
+    Returns (engine, raw events): each raw event is the engine's EV_FIELDS ints.
+    """
+    eng = gait.Gait(odr_hz, accel_ug_per_lsb, gyro_udps_per_lsb, **(settings or {}))
+    flat = array("h")
+    flat.frombytes(samples.astype("<i2").tobytes())
+    n = len(flat) // 6
+    ev = array("i", [0] * gait.EV_FIELDS)
+    events = []
+    done = 0
+    while done < n:
+        done = eng.feed(flat, done, min(n, done + CHUNK))
+        while eng.pop(ev):
+            events.append(tuple(ev))
+    return eng, events
+
+
+def event_dict(raw, time_of):
+    """One engine event as the JSON of DESIGN.md section 6 (plus extra fields)."""
+    kind, sample = raw[0], raw[1]
+    out = {"t_s": round(time_of(sample), 4), "type": EVENT_NAMES.get(kind, str(kind))}
+    if kind == gait.EV_STRIDE:
+        out["direction"] = "forward" if raw[2] == gait.FORWARD else "backward"
+        out["confidence"] = raw[3]
+        out["length_m"] = raw[4] / 1000
+        out["heading_deg"] = round(raw[5] * 360 / 65536, 1)
+        out["lateral_offset_m"] = raw[6] / 1000
+    elif kind in (gait.EV_DRIFT, gait.EV_ON_LINE):
+        out["cause"] = {1: "offset", 2: "heading"}.get(raw[3], "")
+        out["lateral_offset_m"] = raw[4] / 1000
+    elif kind == gait.EV_BOUT_END:
+        out["strides"] = raw[4]
+    return out
+
+
+def replay_trace(trace, settings=None):
+    """Replay a Trace; returns the result dict (DESIGN.md section 6)."""
+    board = quantise(trace)
+    eng, raw = run_engine(board.samples, board.odr_hz, board.accel_ug_per_lsb,
+                          board.gyro_udps_per_lsb, settings)
+    events = [event_dict(e, board.time_of) for e in raw]
+    return {
+        "steps": eng.steps,
+        "strides": eng.strides,
+        "forward_steps": eng.forward_steps,
+        "backward_steps": eng.backward_steps,
+        "forward_strides": eng.forward_strides,
+        "backward_strides": eng.backward_strides,
+        "drift_alerts": eng.alerts,
+        "duration_s": round(len(board.samples) / board.odr_hz, 3),
+        "odr_hz": board.odr_hz,
+        "events": events,
+    }
+
+
+def replay_file(path, settings=None):
+    return replay_trace(read_trace(path), settings)
+
+
+def summary_text(result, name=""):
+    lines = [
+        f"{name}: {result['duration_s']:.1f} s at {result['odr_hz']} Hz" if name else "",
+        f"steps {result['steps']} (forward {result['forward_steps']}, backward "
+        f"{result['backward_steps']}); strides of this foot {result['strides']}; "
+        f"drift alerts {result['drift_alerts']}",
+    ]
+    bouts = [e for e in result["events"] if e["type"] in ("bout_start", "bout_end")]
+    for e in bouts:
+        lines.append(f"  {e['t_s']:8.2f} s  {e['type'].replace('_', ' ')}")
+    for e in result["events"]:
+        if e["type"] == "drift_alert":
+            lines.append(f"  {e['t_s']:8.2f} s  drift alert ({e['cause']}, lateral "
+                         f"{e['lateral_offset_m']:+.2f} m)")
+    return "\n".join(x for x in lines if x)
+
+
+def do_replay(args):
+    result = replay_file(args.trace)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(summary_text(result, args.trace))
+    return 0
+
+
+def register(sub):
+    p = sub.add_parser(
+        "replay",
+        help="run the gait engine on a trace",
+        description="Quantise a trace as the board would see it and run the board's gait "
+        "engine on it: steps, stride directions and drift alerts.",
+    )
+    p.add_argument("trace", help="trace CSV (DESIGN.md section 6)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=do_replay)
