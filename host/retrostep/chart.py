@@ -51,7 +51,7 @@ def plot_replay(trace, out_png, title=None, settings=None):
 
     board = quantise(trace)
     tl, events = engine_timeline(board, settings)
-    t = board.t0_s + np.arange(len(board.samples)) / board.odr_hz
+    t = board.time_of(np.arange(len(board.samples)))
     acc = board.samples[:, :3] * board.accel_ug_per_lsb / 1e6
     gyr = board.samples[:, 3:] * board.gyro_udps_per_lsb / 1e6
 
