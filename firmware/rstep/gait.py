@@ -29,8 +29,10 @@ How it works (DESIGN.md section 4):
 - The stride vector's component along the toe (device x, levelled) gives the direction:
   forward strides move toward the toe, backward strides toward the heel. The landing
   pitch (toe up = heel strike = forward; toe down = backward) is a second vote.
-- Heading integrates the rate about the vertical outside stance only (zero angular rate
-  update in stance). Strides are placed on the ground plane with it; a backward bout's
+- Heading changes only through swings (zero angular rate update in stance): at each
+  landing the toe's new azimuth is read off the propagated attitude (integrating the
+  vertical rate instead would pick up the coning of pitch and roll). Strides are placed
+  on the ground plane with it; a backward bout's
   first strides define its reference line, and the lateral offset from that line or the
   foot heading's deviation raise a drift alert (with hysteresis and a cool-down).
 """
@@ -95,14 +97,27 @@ def isqrt(n):
     """Integer square root (floor) of a non-negative int."""
     if n <= 0:
         return 0
+    # start above the root without squaring (x * x could leave the small-int range)
     x = 1
-    while x * x < n:
+    s = n
+    while s:
+        s >>= 2
         x <<= 1
     y = (x + n // x) >> 1
     while y < x:
         x = y
         y = (x + n // x) >> 1
     return x
+
+
+def hypot(x, y):
+    """sqrt(x*x + y*y) for |x|, |y| < 2**29, without leaving the small-int range."""
+    s = 0
+    while x > 16383 or x < -16383 or y > 16383 or y < -16383:
+        x >>= 1
+        y >>= 1
+        s += 1
+    return isqrt(x * x + y * y) << s
 
 
 def _sine_table():
@@ -142,6 +157,49 @@ def cos_bam(b):
     return sin_bam(b + 0x4000)
 
 
+def _atan_table():
+    """atan(2**-i) as binary angles (65536 = one turn), by an integer Taylor series."""
+    one = 1 << 40
+    table = array("h", [0] * 14)
+    for i in range(14):
+        if i == 0:
+            table[0] = 8192  # 45 degrees
+            continue
+        x = one >> i
+        term, s, k = x, x, 1
+        while term:
+            term = -term * x // one * x // one
+            s += term // (2 * k + 1)
+            k += 1
+        # radians (Q40) to binary angle: * 65536 / (2 pi)
+        table[i] = (s * 65536 * _PI_DEN // (2 * _PI_NUM) + (one >> 1)) // one
+    return table
+
+
+_ATAN = _atan_table()
+
+
+def atan2_bam(y, x):
+    """Angle of (x, y) as a binary angle 0..65535, by CORDIC (|x|, |y| < 2**15)."""
+    a = 0
+    if x < 0:
+        x = -x
+        y = -y
+        a = 32768
+    for i in range(14):
+        if y > 0:
+            t = x + (y >> i)
+            y -= x >> i
+            x = t
+            a += _ATAN[i]
+        else:
+            t = x - (y >> i)
+            y += x >> i
+            x = t
+            a -= _ATAN[i]
+    return a & 0xFFFF
+
+
 def _deg_to_q14_sine(deg):
     return sin_bam((deg * 65536) // 360)
 
@@ -158,6 +216,8 @@ class Gait:
             c[k] = int(cfg.get(k, DEFAULTS[k]))
         if not 100 <= odr_hz <= 420:
             raise ValueError("odr_hz must be 100..420 (sensor ODR 104, 208 or 416)")
+        if not 1 <= c["ref_strides"] <= 8:
+            raise ValueError("ref_strides must be 1..8")
         if c["mount_sign"] not in (1, -1):
             raise ValueError("mount_sign must be 1 or -1")
         self.odr_hz = odr_hz
@@ -178,8 +238,6 @@ class Gait:
         self._kw = (gyro_udps_per_lsb * _PI_NUM * (1 << 26) + _PI_DEN * 90000000 * odr_hz) // (
             _PI_DEN * 180000000 * odr_hz
         )
-        # heading units: Q4 LSB x samples; one turn in those units
-        self._turn = (360000000 * 16 * odr_hz + gyro_udps_per_lsb // 2) // gyro_udps_per_lsb
         # --- distance: p (32 LSB x samples^2) -> mm = p * km >> 16 ---
         self._km = (32 * accel_ug_per_lsb * 980665 * 65536 + 50000000 * odr_hz * odr_hz) // (
             100000000 * odr_hz * odr_hz
@@ -189,7 +247,7 @@ class Gait:
         # (v is in 4 LSB x samples: 1.5 m/s = 1.5 * odr / (4 * accel_ug * 1e-6 * 9.80665))
         self._vmax = odr_hz * 15000000000 // (392266 * accel_ug_per_lsb)
         self._min_stride = c["min_stride_mm"]
-        self._turn_lim = self._turn * c["turn_deg"] // 360
+        self._turn_lim = c["turn_deg"] * 65536 // 360
         self._gap = c["bout_gap_s"] * odr_hz
         self._cool = c["cooldown_s"] * odr_hz
         self._pitch_db = _deg_to_q14_sine(8)
@@ -209,7 +267,7 @@ class Gait:
         self.forward_steps = 0
         self.backward_steps = 0
         self.alerts = 0
-        self.heading = 0  # Q4 LSB x samples, wrapped to +-half a turn
+        self.heading = 0  # binary angle (65536 = one turn) from the session start, signed
         self.lateral_mm = 0  # offset from the backward bout's reference line
         self.in_stance = 0
         # stance detector and estimators
@@ -275,8 +333,8 @@ class Gait:
         self._qn += 1
 
     def heading_bam(self):
-        """Heading as a binary angle (65536 = one turn) from the session start."""
-        return ((self.heading * 32) // (self._turn >> 11)) & 0xFFFF
+        """Heading as a binary angle 0..65535 (65536 = one turn) from the session start."""
+        return self.heading & 0xFFFF
 
     def gap(self, lost):
         """Samples were lost (FIFO overrun): drop the stride in progress, keep time."""
@@ -309,7 +367,6 @@ class Gait:
         px = self._px
         py = self._py
         pz = self._pz
-        h = self.heading
         gz0 = self._gmag >> 4  # gravity magnitude, 4 LSB units (refreshed at swing start)
         pdb = self._pitch_db
         bout_end = self._last_stride_n + self._gap if self._in_bout else -1
@@ -361,7 +418,6 @@ class Gait:
                     n += 1
                     continue
                 # the foot leaves the ground: start a swing from the stance attitude
-                self.heading = h
                 if self._start_swing(n):
                     gz0 = self._gmag >> 4
                     phase = _SWING
@@ -390,8 +446,6 @@ class Gait:
                 r0 = r[6]
                 r1 = r[7]
                 r2 = r[8]
-                # heading: rate about the vertical (row 2 is "up" in device coordinates)
-                h += ((r0 >> 6) * cx + (r1 >> 6) * cy + (r2 >> 6) * cz) >> 8
                 r[6] = r0 + ((r1 * wz) >> 16) - ((r2 * wy) >> 16)
                 r[7] = r1 + ((r2 * wx) >> 16) - ((r0 * wz) >> 16)
                 r[8] = r2 + ((r0 * wy) >> 16) - ((r1 * wx) >> 16)
@@ -418,16 +472,13 @@ class Gait:
                 pz += vz >> 3
                 if still >= wst:
                     # stance again: the stride ends where the still run began
-                    self.heading = h
                     self._end_swing(n - wst + 1, ns, vx, vy, px, py, lobe)
-                    h = self.heading
                     phase = _STANCE
                     self._gseen = 0
                     if self._in_bout:
                         bout_end = self._last_stride_n + self._gap
                 elif ns >= max_swing:
                     phase = _ABORTED
-                    h = _wrap(h, self._turn)
             elif phase == _ABORTED:
                 if still >= wst:
                     phase = _STANCE
@@ -449,7 +500,6 @@ class Gait:
         self._px = px
         self._py = py
         self._pz = pz
-        self.heading = h
         self._lobe = lobe
         self._r20 = r20
         return k
@@ -510,7 +560,9 @@ class Gait:
 
     def _end_swing(self, n_land, ns, vx, vy, px, py, lobe):
         c = self.cfg
-        self.heading = _wrap(self.heading, self._turn)
+        # the toe's azimuth now, in the frame levelled at lift-off: column 0 of r
+        dh = atan2_bam(self._r[3], self._r[0])
+        self.heading = _wrap(self._h0 + dh)
         if ns < self._min_swing + self._wst:
             return
         vmax = self._vmax
@@ -533,10 +585,9 @@ class Gait:
             dx = -dx
             dy = -dy
             lobe = -lobe
-        length = isqrt(dx * dx + dy * dy)
+        length = hypot(dx, dy)
         if length < self._min_stride:
             return
-        dh = _wrap(self.heading - self._h0, self._turn)
         if (dh > self._turn_lim or dh < -self._turn_lim) and length < c["turn_min_stride_mm"]:
             return
         # direction: travel along the toe, with the landing pitch as a second vote
@@ -548,7 +599,7 @@ class Gait:
         if conf > 100:
             conf = 100
         # place the stride on the ground with the heading at its start
-        hb = ((self._h0 * 32) // (self._turn >> 11)) & 0xFFFF
+        hb = self._h0
         ch = cos_bam(hb)
         sh = sin_bam(hb)
         wx = (dx * ch - dy * sh) >> 14
@@ -605,19 +656,19 @@ class Gait:
             if bk < nref:
                 return 0
             # the reference line: mean direction of the first strides, through the start
-            m = isqrt(self._refx * self._refx + self._refy * self._refy)
+            m = hypot(self._refx, self._refy)
             if m == 0:
                 self._bk = 0
                 return 0
             px, py = self._refx, self._refy
-            self._refx = self._refx * _Q14 // m
-            self._refy = self._refy * _Q14 // m
-            m = isqrt(self._fux * self._fux + self._fuy * self._fuy)
+            self._refx = (self._refx * 4096 // m) << 2
+            self._refy = (self._refy * 4096 // m) << 2
+            m = hypot(self._fux, self._fuy)
             if m == 0:
                 self._bk = 0
                 return 0
-            self._fux = self._fux * _Q14 // m
-            self._fuy = self._fuy * _Q14 // m
+            self._fux = (self._fux * 4096 // m) << 2
+            self._fuy = (self._fuy * 4096 // m) << 2
             # offset of the end of the reference strides from the line (~0 by design)
             self._lat_acc = (self._refx * py - self._refy * px) >> 14
         else:
@@ -661,13 +712,9 @@ def _clamp(x, m):
     return m if x > m else (-m if x < -m else x)
 
 
-def _wrap(h, turn):
-    half = turn >> 1
-    while h > half:
-        h -= turn
-    while h < -half:
-        h += turn
-    return h
+def _wrap(b):
+    """A binary angle wrapped to -32768..32767."""
+    return ((b + 32768) & 0xFFFF) - 32768
 
 
 def _renorm(r):
