@@ -70,11 +70,12 @@ _ABORTED = const(3)
 DEFAULTS = {
     "still_accel_mg": 150,  # | |a| - 1 g | below this ...
     "still_gyro_dps": 40,  # ... and |rate| below this make a still sample
+    "still_jerk_g_per_s": 3,  # ... and the acceleration changes slower than this
     "still_ms": 40,  # this long still = stance
     "min_swing_ms": 120,  # shorter swings are not strides
     "max_swing_ms": 2500,  # longer ones neither (leg swinging, fidgeting)
     "min_stride_mm": 80,  # horizontal travel of a stride
-    "turn_deg": 45,  # a stride turning more than this ...
+    "turn_deg": 25,  # a stride turning more than this ...
     "turn_min_stride_mm": 300,  # ... must travel at least this (turning in place)
     "pitch_vote_mm": 60,  # weight of the landing pitch vote, in mm of travel
     "bout_gap_s": 3,  # no stride for this long ends a bout
@@ -231,6 +232,8 @@ class Gait:
         self._a2hi = hi * hi
         wt = (c["still_gyro_dps"] * 1000000 // gyro_udps_per_lsb) >> 2  # rate >> 2
         self._w2still = wt * wt
+        jt = (g_lsb * c["still_jerk_g_per_s"] // odr_hz) >> 2  # sample-to-sample change >> 2
+        self._j2still = jt * jt
         self._wst = max(3, (odr_hz * c["still_ms"] + 500) // 1000)
         self._min_swing = odr_hz * c["min_swing_ms"] // 1000
         self._max_swing = min(odr_hz * c["max_swing_ms"] // 1000, 520)
@@ -272,6 +275,7 @@ class Gait:
         self.in_stance = 0
         # stance detector and estimators
         self._still = 0  # consecutive still samples
+        self._pa = array("i", [0, 0, 0])  # previous acceleration sample
         self._phase = _ABORTED  # wait for a first stance before integrating
         self._bx = self._by = self._bz = 0  # gyro bias, Q4 LSB
         self._gx = self._gy = 0
@@ -352,6 +356,10 @@ class Gait:
         a2lo = self._a2lo
         a2hi = self._a2hi
         w2still = self._w2still
+        j2still = self._j2still
+        pax = self._pa[0]
+        pay = self._pa[1]
+        paz = self._pa[2]
         wst = self._wst
         kw = self._kw
         r = self._r
@@ -386,26 +394,38 @@ class Gait:
             cy = (buf[i + 4] << 4) - by
             cz = (buf[i + 5] << 4) - bz
             k += 1
-            # ---- still sample? (|a| near 1 g, small rate)
+            # ---- still sample? |a| near 1 g, a steady, and a small rate (a sliding
+            # foot keeps |a| near 1 g but not a steady a)
             s = ax >> 4
             t = s * s
             s = ay >> 4
             t += s * s
             s = az >> 4
             t += s * s
+            still += 1
             if a2lo <= t <= a2hi:
-                s = cx >> 6
+                s = (ax - pax) >> 2
                 t = s * s
-                s = cy >> 6
+                s = (ay - pay) >> 2
                 t += s * s
-                s = cz >> 6
+                s = (az - paz) >> 2
                 t += s * s
-                if t <= w2still:
-                    still += 1
+                if t <= j2still:
+                    s = cx >> 6
+                    t = s * s
+                    s = cy >> 6
+                    t += s * s
+                    s = cz >> 6
+                    t += s * s
+                    if t > w2still:
+                        still = 0
                 else:
                     still = 0
             else:
                 still = 0
+            pax = ax
+            pay = ay
+            paz = az
             if phase == _STANCE:
                 if still:
                     # refine gravity (Q4 of a >> 2) and gyro bias (Q4 LSB) in stance
@@ -490,6 +510,9 @@ class Gait:
                 self._end_bout()
             n += 1
         self.n = n
+        self._pa[0] = pax
+        self._pa[1] = pay
+        self._pa[2] = paz
         self._still = still
         self._phase = phase
         self.in_stance = 1 if phase == _STANCE else 0
@@ -561,7 +584,7 @@ class Gait:
     def _end_swing(self, n_land, ns, vx, vy, px, py, lobe):
         c = self.cfg
         # the toe's azimuth now, in the frame levelled at lift-off: column 0 of r
-        dh = atan2_bam(self._r[3], self._r[0])
+        dh = _wrap(atan2_bam(self._r[3], self._r[0]))
         self.heading = _wrap(self._h0 + dh)
         if ns < self._min_swing + self._wst:
             return
