@@ -78,3 +78,14 @@ def test_cli_scores_files_and_reports_bad_json(tmp_path):
                        capture_output=True, text=True)
     assert p.returncode == 2 and "not a valid replay result JSON" in p.stderr
     assert "Traceback" not in p.stderr
+
+
+def test_turning_in_place_is_not_expected_to_count():
+    labels = {"steps": 4, "in_place_steps": 4,
+              "strides": [{"t_land_s": 1.0, "direction": "in_place"},
+                          {"t_land_s": 2.0, "direction": "in_place"}]}
+    quiet = score({"steps": 0, "events": []}, labels)
+    assert quiet["true_steps"] == 0 and quiet["true_strides"] == 0
+    busy = score({"steps": 2, "events": [stride(1.0, "forward")]}, labels)
+    assert busy["precision"] == 0.0 and busy["step_error"] == 2
+    assert summarise({"turn": busy})["steps_on_non_walking"] == 2

@@ -80,7 +80,7 @@ DEFAULTS = {
     "pitch_vote_mm": 60,  # weight of the landing pitch vote, in mm of travel
     "bout_gap_s": 3,  # no stride for this long ends a bout
     "ref_strides": 3,  # backward strides that define the reference line
-    "alert_offset_mm": 500,  # lateral offset that raises a drift alert
+    "alert_offset_mm": 600,  # lateral offset that raises a drift alert (see DESIGN 4)
     "alert_heading_deg": 15,  # heading deviation that raises one ...
     "alert_heading_strides": 3,  # ... when held for this many strides
     "rearm_offset_mm": 300,  # back on the line below this offset
@@ -278,6 +278,7 @@ class Gait:
         self._pa = array("i", [0, 0, 0])  # previous acceleration sample
         self._phase = _ABORTED  # wait for a first stance before integrating
         self._bx = self._by = self._bz = 0  # gyro bias, Q4 LSB
+        self._ba = array("i", [0, 0, 0])  # its IIR accumulators, Q12 LSB
         self._gx = self._gy = 0
         self._gz = 0  # gravity vector in stance, Q4 of a >> 2
         self._gmag = 0  # its magnitude at the start of the swing
@@ -541,10 +542,18 @@ class Gait:
             bn = self._bias_n
             self._bias_n = bn + 1 if bn < 1000 else bn
             kb = 4 if bn < 32 else (5 if bn < 128 else 7)
-            # cx is rate - bias in Q4; bias += (rate - bias) >> kb, clamped to +-20 dps
-            self._bx = _clamp(self._bx + (cx >> kb), 4575)
-            self._by = _clamp(self._by + (cy >> kb), 4575)
-            self._bz = _clamp(self._bz + (cz >> kb), 4575)
+            # the IIR runs on Q12 accumulators (a Q4 one would stall: (x >> 7) == 0 for
+            # any residual below 8 LSB); cx is rate - bias in Q4. Clamped to +-20 dps.
+            a = self._ba
+            r = _clamp(a[0] + (((cx << 8) + (self._bx << 8) - a[0]) >> kb), 1171200)
+            a[0] = r
+            self._bx = (r + 128) >> 8
+            r = _clamp(a[1] + (((cy << 8) + (self._by << 8) - a[1]) >> kb), 1171200)
+            a[1] = r
+            self._by = (r + 128) >> 8
+            r = _clamp(a[2] + (((cz << 8) + (self._bz << 8) - a[2]) >> kb), 1171200)
+            a[2] = r
+            self._bz = (r + 128) >> 8
 
     def _start_swing(self, n):
         """Levelled frame from the stance gravity: rows x (toe, horizontal), y, z (up)."""

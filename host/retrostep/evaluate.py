@@ -63,17 +63,20 @@ def _first_time_beyond(series, limit_m):
 def score(result, labels, tol_s=MATCH_TOL_S):
     """Compare one replay result with its labels; returns a dict of counts and rates.
 
-    Rates whose denominator is zero are None (e.g. backward accuracy on a forward walk).
+    Labelled strides that go nowhere (direction "in_place": turning on the spot) are
+    not steps the engine should count: they are left out of the expected steps and
+    strides, so a detection there costs precision. Rates whose denominator is zero are
+    None (e.g. backward accuracy on a forward walk).
     """
     events = result.get("events", [])
     det = [e for e in events if e.get("type") == "stride"]
     det_t = [float(e["t_s"]) for e in det]
-    lab = labels.get("strides", [])
+    lab = [s for s in labels.get("strides", []) if s.get("direction") != "in_place"]
     lab_t = [float(s["t_land_s"]) for s in lab]
     matched = match_strides(det_t, lab_t, tol_s)
 
     out = {
-        "true_steps": int(labels.get("steps", 0)),
+        "true_steps": int(labels.get("steps", 0)) - int(labels.get("in_place_steps", 0)),
         "steps": int(result.get("steps", 0)),
         "true_strides": len(lab),
         "strides": len(det),
