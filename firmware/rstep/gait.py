@@ -55,6 +55,7 @@ EV_DRIFT = const(2)  # ev: type, sample, 0, cause (1 offset, 2 heading), lateral
 EV_ON_LINE = const(3)  # back on the line after an alert; fields as EV_DRIFT
 EV_BOUT_START = const(4)  # ev: type, sample, 0, 0, 0, 0, 0, 0
 EV_BOUT_END = const(5)  # ev: type, sample, 0, 0, strides in bout, fwd strides, bwd strides, 0
+EV_CALIBRATED = const(6)  # ev: type, sample, 0, 0, mount yaw (bam16), strides used, 0, 0
 EV_FIELDS = const(8)
 _EVQ = const(16)  # queued events
 
@@ -85,8 +86,8 @@ DEFAULTS = {
     "alert_heading_strides": 3,  # ... when held for this many strides
     "rearm_offset_mm": 300,  # back on the line below this offset
     "cooldown_s": 10,  # at least this long between two alerts
-    "mount_yaw_deg": 0,  # device x to toe, from the calibration walk
-    "mount_sign": 1,  # -1 if the arrow points to the heel
+    "mount_yaw_deg": 0,  # toe direction in the device's levelled frame, from the
+    #                      calibration walk (180: clipped with the arrow to the heel)
 }
 
 # pi as a fraction, good to 2e-10: integer maths only, the same on every port
@@ -219,8 +220,6 @@ class Gait:
             raise ValueError("odr_hz must be 100..420 (sensor ODR 104, 208 or 416)")
         if not 1 <= c["ref_strides"] <= 8:
             raise ValueError("ref_strides must be 1..8")
-        if c["mount_sign"] not in (1, -1):
-            raise ValueError("mount_sign must be 1 or -1")
         self.odr_hz = odr_hz
         self.cfg = c
         # --- stance detector ---
@@ -255,7 +254,8 @@ class Gait:
         self._cool = c["cooldown_s"] * odr_hz
         self._pitch_db = _deg_to_q14_sine(8)
         self._sin_alert = _deg_to_q14_sine(c["alert_heading_deg"])
-        self._mount_bam = (c["mount_yaw_deg"] * 65536) // 360
+        self.set_mount((c["mount_yaw_deg"] * 65536) // 360)
+        self._cal_left = 0
         self._evq = array("i", [0] * (_EVQ * EV_FIELDS))
         self.reset()
 
@@ -340,6 +340,21 @@ class Gait:
     def heading_bam(self):
         """Heading as a binary angle 0..65535 (65536 = one turn) from the session start."""
         return self.heading & 0xFFFF
+
+    def set_mount(self, yaw_bam):
+        """Set the mount's yaw: the toe's direction in the device's levelled frame."""
+        self.mount_bam = yaw_bam & 0xFFFF
+        self._mcos = cos_bam(yaw_bam)
+        self._msin = sin_bam(yaw_bam)
+
+    def calibrate(self, strides=4):
+        """Treat the next strides as a forward walk and learn the mount's yaw from them.
+
+        They count as forward strides; then EV_CALIBRATED reports the yaw (bam16).
+        """
+        self._cal_left = strides
+        self._cal_n = strides
+        self._cal_x = self._cal_y = 0
 
     def gap(self, lost):
         """Samples were lost (FIFO overrun): drop the stride in progress, keep time."""
@@ -609,19 +624,29 @@ class Gait:
         km = self._km
         dx = (px * km) >> 16
         dy = (py * km) >> 16
-        if c["mount_yaw_deg"]:
-            cm = cos_bam(self._mount_bam)
-            sm = sin_bam(self._mount_bam)
-            dx, dy = (dx * cm - dy * sm) >> 14, (dx * sm + dy * cm) >> 14
-        if c["mount_sign"] < 0:
-            dx = -dx
-            dy = -dy
-            lobe = -lobe
         length = hypot(dx, dy)
         if length < self._min_stride:
             return
         if (dh > self._turn_lim or dh < -self._turn_lim) and length < c["turn_min_stride_mm"]:
             return
+        if self._cal_left:
+            # calibration walk: forward by definition; learn where the toe points
+            self._cal_x += dx
+            self._cal_y += dy
+            self._cal_left -= 1
+            if not self._cal_left:
+                self.set_mount(atan2_bam(self._cal_y, self._cal_x))
+                self._emit(EV_CALIBRATED, n_land, 0, 0, self.mount_bam, self._cal_n, 0, 0)
+            self._stride(n_land, FORWARD, 100, length, dx, dy, lobe)
+            return
+        # into the foot's frame: undo the mount's yaw (the landing pitch is measured
+        # about the device's y axis: its sign follows the cosine of that yaw)
+        cm = self._mcos
+        sm = self._msin
+        t = (dx * cm + dy * sm) >> 14
+        dy = (dy * cm - dx * sm) >> 14
+        dx = t
+        lobe = (lobe * cm) >> 14
         # direction: travel along the toe, with the landing pitch as a second vote
         pv = c["pitch_vote_mm"]
         vote = dx + (pv if lobe > 0 else (-pv if lobe < 0 else 0))

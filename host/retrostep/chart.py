@@ -9,12 +9,13 @@ import numpy as np
 
 from .errors import RetrostepError
 from .firmware import gait
+from .replay import engine_settings, new_engine
 from .trace import quantise, read_trace
 
 DIR_COLOURS = {"forward": "tab:blue", "backward": "tab:orange"}
 
 
-def engine_timeline(board, settings=None):
+def engine_timeline(board, settings=None, calibrate_strides=0):
     """Run the engine one sample at a time and record its state after each sample.
 
     Returns a dict of numpy arrays (stance, heading_deg, lateral_m) and the raw events.
@@ -22,8 +23,8 @@ def engine_timeline(board, settings=None):
     """
     from array import array
 
-    eng = gait.Gait(board.odr_hz, board.accel_ug_per_lsb, board.gyro_udps_per_lsb,
-                    **(settings or {}))
+    eng = new_engine(board.odr_hz, board.accel_ug_per_lsb, board.gyro_udps_per_lsb,
+                     settings, calibrate_strides)
     flat = array("h")
     flat.frombytes(board.samples.astype("<i2").tobytes())
     n = len(board.samples)
@@ -50,7 +51,7 @@ def plot_replay(trace, out_png, title=None, settings=None):
     import matplotlib.pyplot as plt
 
     board = quantise(trace)
-    tl, events = engine_timeline(board, settings)
+    tl, events = engine_timeline(board, *engine_settings(trace.meta, settings))
     t = board.time_of(np.arange(len(board.samples)))
     acc = board.samples[:, :3] * board.accel_ug_per_lsb / 1e6
     gyr = board.samples[:, 3:] * board.gyro_udps_per_lsb / 1e6

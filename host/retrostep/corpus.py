@@ -58,6 +58,7 @@ class Case:
     bouts: tuple
     description: str
     mount: Mount = field(default_factory=Mount)
+    meta: tuple = ()  # extra '# key: value' lines of the trace, as (key, value) pairs
 
     def scenario(self):
         return Scenario(bouts=[replace(b) for b in self.bouts], subject=SUBJECTS[self.subject],
@@ -77,9 +78,9 @@ def _walk(direction, strides, **kw):
 def _cases():
     c = []
 
-    def add(name, kind, tags, subject, rate, seed, bouts, description, mount=None):
+    def add(name, kind, tags, subject, rate, seed, bouts, description, mount=None, meta=()):
         c.append(Case(name, kind, tuple(tags) + (subject,), subject, float(rate), seed,
-                      tuple(bouts), description, mount or Mount()))
+                      tuple(bouts), description, mount or Mount(), tuple(meta)))
 
     add("walk_fwd_slow", "walk", ["walk", "forward", "straight"], "rehab", 104, 101,
         _framed(_walk("forward", 30, stride_m=0.9, cadence_spm=88)),
@@ -138,12 +139,15 @@ def _cases():
         "adult", 104, 119,
         _framed(_walk("forward", 15), Bout("still", duration_s=3.0), _walk("backward", 15)),
         "device clipped crooked: roll 8, pitch -12, yaw 20 degrees",
-        mount=Mount(misalign_rpy_deg=(8.0, -12.0, 20.0), lever_arm_m=(0.10, 0.01, 0.07)))
+        mount=Mount(misalign_rpy_deg=(8.0, -12.0, 20.0), lever_arm_m=(0.10, 0.01, 0.07)),
+        meta=[("calibrate_forward_strides", "4")])
     add("mount_reversed", "mixed", ["walk", "forward", "backward", "misaligned", "straight"],
         "athlete", 208, 120,
         _framed(_walk("forward", 12), Bout("still", duration_s=3.0), _walk("backward", 12)),
-        "device clipped with the arrow toward the heel (yaw 180 degrees)",
-        mount=Mount(misalign_rpy_deg=(0.0, 0.0, 180.0)))
+        "device clipped with the arrow toward the heel (yaw 180 degrees); the session "
+        "starts with the forward calibration walk (its first 4 strides)",
+        mount=Mount(misalign_rpy_deg=(0.0, 0.0, 180.0)),
+        meta=[("calibrate_forward_strides", "4")])
     return {case.name: case for case in c}
 
 
@@ -158,6 +162,7 @@ def make_case(case):
             raise RetrostepError(f"no corpus case {case!r}; see `retrostep corpus --list`")
         case = CASES[case]
     trace, labels = simulate(case.scenario(), case.seed)
+    trace.meta.update(case.meta)
     labels["tags"] = list(case.tags)
     labels["description"] = case.description
     return trace, labels

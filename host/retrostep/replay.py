@@ -9,6 +9,7 @@ then fed to the very file that runs on the board (`retrostep.firmware.gait`).
 import json
 from array import array
 
+from .errors import RetrostepError
 from .firmware import gait
 from .trace import quantise, read_trace
 
@@ -18,16 +19,43 @@ EVENT_NAMES = {
     gait.EV_ON_LINE: "back_on_line",
     gait.EV_BOUT_START: "bout_start",
     gait.EV_BOUT_END: "bout_end",
+    gait.EV_CALIBRATED: "calibrated",
 }
+# trace metadata the board writes about its calibration, honoured by a replay
+META_SETTINGS = ("mount_yaw_deg",)
+META_CALIBRATE = "calibrate_forward_strides"
 CHUNK = 4096  # samples per feed() call: the board feeds FIFO batches the same way
 
 
-def run_engine(samples, odr_hz, accel_ug_per_lsb, gyro_udps_per_lsb, settings=None):
+def engine_settings(meta, settings=None):
+    """Engine settings from a trace's metadata (the board's calibration) and overrides.
+
+    Returns (settings dict, number of calibration strides at the start or 0).
+    """
+    out = {}
+    for key in META_SETTINGS:
+        if key in meta:
+            try:
+                out[key] = int(float(meta[key]))
+            except ValueError:
+                raise RetrostepError(f"trace metadata {key}: {meta[key]!r} is not a "
+                                     "number; fix or delete that '# ' line") from None
+    cal = meta.get(META_CALIBRATE, "0")
+    if not cal.isdigit():
+        raise RetrostepError(f"trace metadata {META_CALIBRATE}: {cal!r} is not a whole "
+                             "number; fix or delete that '# ' line")
+    out.update(settings or {})
+    return out, int(cal)
+
+
+def run_engine(samples, odr_hz, accel_ug_per_lsb, gyro_udps_per_lsb, settings=None,
+               calibrate_strides=0):
     """Feed int16 samples (n x 6: ax ay az gx gy gz) to a fresh engine.
 
     Returns (engine, raw events): each raw event is the engine's EV_FIELDS ints.
     """
-    eng = gait.Gait(odr_hz, accel_ug_per_lsb, gyro_udps_per_lsb, **(settings or {}))
+    eng = new_engine(odr_hz, accel_ug_per_lsb, gyro_udps_per_lsb, settings,
+                     calibrate_strides)
     flat = array("h")
     flat.frombytes(samples.astype("<i2").tobytes())
     n = len(flat) // 6
@@ -39,6 +67,17 @@ def run_engine(samples, odr_hz, accel_ug_per_lsb, gyro_udps_per_lsb, settings=No
         while eng.pop(ev):
             events.append(tuple(ev))
     return eng, events
+
+
+def new_engine(odr_hz, accel_ug_per_lsb, gyro_udps_per_lsb, settings=None,
+               calibrate_strides=0):
+    try:
+        eng = gait.Gait(odr_hz, accel_ug_per_lsb, gyro_udps_per_lsb, **(settings or {}))
+    except ValueError as exc:
+        raise RetrostepError(f"gait settings: {exc}") from None
+    if calibrate_strides:
+        eng.calibrate(calibrate_strides)
+    return eng
 
 
 def event_dict(raw, time_of):
@@ -56,14 +95,17 @@ def event_dict(raw, time_of):
         out["lateral_offset_m"] = raw[4] / 1000
     elif kind == gait.EV_BOUT_END:
         out["strides"] = raw[4]
+    elif kind == gait.EV_CALIBRATED:
+        out["mount_yaw_deg"] = round(raw[4] * 360 / 65536, 1)
     return out
 
 
 def replay_trace(trace, settings=None):
     """Replay a Trace; returns the result dict (DESIGN.md section 6)."""
     board = quantise(trace)
+    settings, cal = engine_settings(trace.meta, settings)
     eng, raw = run_engine(board.samples, board.odr_hz, board.accel_ug_per_lsb,
-                          board.gyro_udps_per_lsb, settings)
+                          board.gyro_udps_per_lsb, settings, cal)
     events = [event_dict(e, board.time_of) for e in raw]
     return {
         "steps": eng.steps,
