@@ -81,7 +81,7 @@ DEFAULTS = {
     "pitch_vote_mm": 60,  # weight of the landing pitch vote, in mm of travel
     "bout_gap_s": 3,  # no stride for this long ends a bout
     "ref_strides": 3,  # backward strides that define the reference line
-    "alert_offset_mm": 600,  # lateral offset that raises a drift alert (see DESIGN 4)
+    "alert_offset_mm": 500,  # lateral offset that raises a drift alert
     "alert_heading_deg": 15,  # heading deviation that raises one ...
     "alert_heading_strides": 3,  # ... when held for this many strides
     "rearm_offset_mm": 300,  # back on the line below this offset
@@ -486,7 +486,7 @@ class Gait:
                 r[7] = r1 + ((r2 * wx) >> 16) - ((r0 * wz) >> 16)
                 r[8] = r2 + ((r0 * wy) >> 16) - ((r1 * wx) >> 16)
                 ns += 1
-                if ns & 3 == 0:
+                if ns & 1 == 0:  # keeps |row| < 1.46 for any int16 input
                     _renorm(r)
                 # landing pitch: the last lobe of the toe's elevation beyond a dead band
                 t = r[6] - r20
@@ -784,6 +784,7 @@ def _renorm(r):
         f = (3 * _Q14 - s) >> 1
         if f < 8192:
             f = 8192
-        r[i] = (a * f) >> 14
-        r[i + 1] = (b * f) >> 14
-        r[i + 2] = (c * f) >> 14
+        # rounded: a floor here would turn every row a little toward (-1, -1, -1)
+        r[i] = (a * f + 8192) >> 14
+        r[i + 1] = (b * f + 8192) >> 14
+        r[i + 2] = (c * f + 8192) >> 14
