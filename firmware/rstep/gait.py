@@ -80,7 +80,7 @@ DEFAULTS = {
     "turn_min_stride_mm": 300,  # ... must travel at least this (turning in place)
     "pitch_vote_mm": 60,  # weight of the landing pitch vote, in mm of travel
     "bout_gap_s": 3,  # no stride for this long ends a bout
-    "ref_strides": 3,  # backward strides that define the reference line
+    "ref_strides": 5,  # backward strides that define the reference line
     "alert_offset_mm": 500,  # lateral offset that raises a drift alert
     "alert_heading_deg": 15,  # heading deviation that raises one ...
     "alert_heading_strides": 3,  # ... when held for this many strides
