@@ -26,6 +26,8 @@ def main():
     gc.collect()
     m0 = gc.mem_alloc()
     eng = Gait({odr}, {aug}, {gudps}{settings})
+    if {cal}:
+        eng.calibrate({cal})
     gc.collect()
     m1 = gc.mem_alloc()
     cap = {cap}
@@ -69,12 +71,14 @@ class VMRun:
 
 
 def run_engine_vm(samples, odr_hz, accel_ug_per_lsb, gyro_udps_per_lsb, settings=None,
-                  heap_lock=True, chunk=4096, max_events=20000, timeout_s=300):
+                  calibrate_strides=0, heap_lock=True, chunk=4096, max_events=20000,
+                  timeout_s=300):
     """Feed int16 samples (n x 6) to the engine on the MicroPython VM."""
     samples = np.ascontiguousarray(samples, dtype="<i2")
     extra = "".join(f", {k}={int(v)}" for k, v in (settings or {}).items())
     code = _VM_CODE.format(odr=int(odr_hz), aug=int(accel_ug_per_lsb),
                            gudps=int(gyro_udps_per_lsb), settings=extra, cap=max_events,
+                           cal=int(calibrate_strides),
                            chunk=int(chunk),
                            lock="micropython.heap_lock()" if heap_lock else "pass")
     res = mpvm.run(code, files={"/data/samples.bin": samples.tobytes()},
