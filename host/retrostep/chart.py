@@ -12,7 +12,8 @@ from .firmware import gait
 from .replay import engine_settings, new_engine
 from .trace import quantise, read_trace
 
-DIR_COLOURS = {"forward": "tab:blue", "backward": "tab:orange"}
+DIR_COLOURS = {"forward": "tab:cyan", "backward": "tab:orange"}
+AXIS_COLOURS = ("tab:red", "tab:green", "tab:blue")
 
 
 def engine_timeline(board, settings=None, calibrate_strides=0):
@@ -53,14 +54,14 @@ def plot_replay(trace, out_png, title=None, settings=None):
     board = quantise(trace)
     tl, events = engine_timeline(board, *engine_settings(trace.meta, settings))
     t = board.time_of(np.arange(len(board.samples)))
-    acc = board.samples[:, :3] * board.accel_ug_per_lsb / 1e6
-    gyr = board.samples[:, 3:] * board.gyro_udps_per_lsb / 1e6
+    acc = board.samples[:, :3].astype(float) * board.accel_ug_per_lsb / 1e6
+    gyr = board.samples[:, 3:].astype(float) * board.gyro_udps_per_lsb / 1e6
 
     fig, ax = plt.subplots(4, 1, figsize=(13, 10), sharex=True,
                            gridspec_kw={"height_ratios": [3, 3, 2, 2]})
     for i, name in enumerate("xyz"):
-        ax[0].plot(t, acc[:, i], lw=0.7, label=f"a{name}")
-        ax[1].plot(t, gyr[:, i], lw=0.7, label=f"g{name}")
+        ax[0].plot(t, acc[:, i], lw=0.7, color=AXIS_COLOURS[i], label=f"a{name}")
+        ax[1].plot(t, gyr[:, i], lw=0.7, color=AXIS_COLOURS[i], label=f"g{name}")
     ax[0].set_ylabel("specific force (g)")
     ax[1].set_ylabel("angular rate (deg/s)")
     for a in ax[:2]:

@@ -1,0 +1,25 @@
+"""The README's main command: the bundled walk, replayed, scored and charted."""
+
+import filecmp
+import json
+import subprocess
+import sys
+
+from retrostep import demo
+
+
+def test_bundled_trace_is_what_its_scenario_makes(tmp_path):
+    csv_path, _ = demo.bundled_paths()
+    fresh = demo.regenerate(str(tmp_path))
+    assert filecmp.cmp(csv_path, fresh, shallow=False)
+
+
+def test_demo_command_counts_alerts_and_charts(tmp_path):
+    p = subprocess.run([sys.executable, "-m", "retrostep.cli", "demo", "--out", str(tmp_path)],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    result = json.loads((tmp_path / "demo.json").read_text())
+    assert result["forward_steps"] == 16 and result["backward_steps"] == 52
+    assert [e["type"] for e in result["events"]].count("drift_alert") == 1
+    assert (tmp_path / "demo.png").stat().st_size > 50_000
+    assert "drift alert" in p.stdout
