@@ -1,0 +1,330 @@
+"""retrostep on the board: IMU FIFO -> gait engine -> haptics and the logbook.
+
+`main()` is what /main.py runs: it reads /config.json, picks the board profile, builds
+the hardware objects and loops over `App.step()`, sleeping between FIFO batches.
+`App` itself takes ready-made objects (an IMU driver, a Haptics, a Button, a Logbook, a
+clock), so tests and the virtual board drive the same code with emulated parts.
+
+The button (see rstep.button):
+    short press   start a session / stop it (the session's summary is written)
+    long press    calibration: stand still (one buzz) until two buzzes, then walk
+                  forward a few strides; three buzzes: the mount's yaw is saved
+    double press  the balance check: 10 steps forward, then 9 steps backward; its
+                  result is logged and felt (goal pattern if passed, error if not)
+
+Haptics (rstep.haptics): start, stop, drift alert, back on the line, goal reached
+(backward minutes or steps of the configuration), low battery, error.
+
+Timing: the IMU's FIFO is read when its watermark (WATERMARK_S of samples) is reached
+(INT1, or polled) and the loop sleeps in between, waking early only for the motor's
+patterns and a held button. Nothing in a step allocates once a session runs, except
+the logbook's periodic free-space query.
+"""
+
+import time
+from array import array
+
+from . import boards, config, gait, haptics, logbook, sensor
+from .button import DOUBLE, LONG, SHORT, Button
+from .haptics import ticks_add, ticks_diff
+from .imu import IMU
+
+FW_VERSION = "0.1.0"
+LOG_DIR = "/logs"
+
+IDLE = 0
+SESSION = 1
+CAL_STILL = 2
+CAL_WALK = 3
+BALANCE = 4
+STATE_NAMES = ("idle", "session", "cal_still", "cal_walk", "balance")
+
+BATCH = 64  # samples read from the FIFO per read_fifo() call
+WATERMARK_S = 0.5  # seconds of samples that wake the loop (FIFO depth is >= 2.4 s)
+CAL_STILL_MS = 3000  # standing still at the start of a calibration
+CAL_STRIDES = 4  # forward strides of the calibration walk
+BALANCE_FORWARD = 10  # the balance check: steps forward, then backward
+BALANCE_BACKWARD = 9
+BALANCE_TIMEOUT_MS = 120000
+BATTERY_EVERY_MS = 60000
+LOW_BATTERY_MV = 3500
+WDT_MS = 8000
+
+
+class App:
+    """The device's logic; `step(now_ms)` does one round and returns ms to sleep."""
+
+    def __init__(self, imu, motor, button, log, cfg=None, clock_s=None, battery_mv=None,
+                 wdt=None, board_id="", config_path=None, odr_hz=sensor.ODR_HZ,
+                 accel_fs_g=sensor.ACCEL_FS_G, gyro_fs_dps=sensor.GYRO_FS_DPS):
+        self.imu = imu
+        self.motor = motor
+        self.button = button
+        self.log = log
+        self.cfg = cfg if cfg is not None else config.defaults()
+        self.clock_s = clock_s or time.time  # RTC seconds for the logbook
+        self.battery_mv = battery_mv  # callable -> mV, or None
+        self.wdt = wdt
+        self.board_id = board_id
+        self.config_path = config_path
+        self.odr_hz = odr_hz
+        self.accel_fs_g = accel_fs_g
+        self.gyro_fs_dps = gyro_fs_dps
+        self.engine = gait.Gait(odr_hz, sensor.ACCEL_UG_PER_LSB[accel_fs_g],
+                                sensor.GYRO_UDPS_PER_LSB[gyro_fs_dps],
+                                **config.gait_settings(self.cfg))
+        self.buf = array("h", [0] * (6 * BATCH))
+        self.ev = array("i", [0] * gait.EV_FIELDS)
+        self.state = IDLE
+        self.sessions = 0
+        self.samples = 0  # samples read from the IMU since boot
+        self.session_first = 0  # self.samples when the session began
+        self.lost = 0
+        self._overruns = imu.overrun if imu is not None else 0
+        self._last_read_ms = None
+        self._state_ms = 0
+        self._goal_done = 0
+        self._back_samples = 0  # time in backward bouts, in samples
+        self._last_back_n = -1
+        self._next_battery_ms = 0
+        self._low_battery = 0
+        self.balance = None  # last balance check (forward steps, backward steps, passed)
+        self._end_pattern = -1  # >= 0: end the session after this round, then buzz it
+        self.watermark = max(1, int(odr_hz * WATERMARK_S))
+
+    # ------------------------------------------------------------------ sessions
+    def start_session(self, now_ms, state=SESSION, pattern=haptics.START):
+        eng = self.engine
+        eng.reset()
+        self.session_first = self.samples
+        self._goal_done = 0
+        self._back_samples = 0
+        self._last_back_n = -1
+        self.log.open_session(start_s=int(self.clock_s()), board_id=self.board_id,
+                              fw_version=FW_VERSION, raw=self.cfg["log"]["raw"],
+                              odr_hz=self.odr_hz, accel_fs_g=self.accel_fs_g,
+                              gyro_fs_dps=self.gyro_fs_dps)
+        self.sessions += 1
+        self.state = state
+        self._state_ms = now_ms
+        if pattern:
+            self.motor.play(pattern, now_ms)
+
+    def stop_session(self, now_ms, pattern=haptics.STOP):
+        if self.state == IDLE:
+            return
+        self._drain()
+        self.log.close_session(logbook.engine_summary(self.engine), end_s=int(self.clock_s()))
+        self.state = IDLE
+        self._state_ms = now_ms
+        if pattern:
+            self.motor.play(pattern, now_ms)
+
+    # ------------------------------------------------------------------ one round
+    def step(self, now_ms):
+        """Read the FIFO, run the engine, handle the button, the motor and the battery.
+
+        Returns the number of ms the caller may sleep before the next step.
+        """
+        if self.wdt is not None:
+            self.wdt.feed()
+        self._read_imu(now_ms)
+        if self._end_pattern >= 0:
+            pattern = self._end_pattern
+            self._end_pattern = -1
+            self.stop_session(now_ms, pattern)
+        ev = self.button.update(now_ms)
+        while ev:
+            self._on_button(ev, now_ms)
+            ev = self.button.update(now_ms)
+        self._timers(now_ms)
+        self.motor.update(now_ms)
+        return self._sleep_ms(now_ms)
+
+    def _read_imu(self, now_ms):
+        imu = self.imu
+        buf = self.buf
+        eng = self.engine
+        while True:
+            running = self.state != IDLE and self._end_pattern < 0
+            n = imu.read_fifo(buf, BATCH)
+            if imu.overrun != self._overruns:
+                self._overruns = imu.overrun
+                self._on_overrun(now_ms, n)
+            if n <= 0:
+                break
+            self.samples += n
+            if running:
+                done = 0
+                while done < n:
+                    done = eng.feed(buf, done, n)
+                    self._drain()
+                if self.log.raw:
+                    self.log.append_raw(buf, n)
+            if n < BATCH:
+                break
+        self._last_read_ms = now_ms
+
+    def _on_overrun(self, now_ms, n_read):
+        # samples lost: what the elapsed time should have brought, beyond what was read
+        lost = 0
+        if self._last_read_ms is not None:
+            expected = ticks_diff(now_ms, self._last_read_ms) * self.odr_hz // 1000
+            lost = expected - n_read
+            if lost < 0:
+                lost = 0
+        self.lost += lost
+        self.samples += lost
+        if self.state != IDLE:
+            self.log.append_gap(self.engine.n, lost)
+            self.engine.gap(lost)
+
+    def _drain(self):
+        eng = self.engine
+        ev = self.ev
+        log = self.log
+        while eng.pop(ev):
+            log.append_event(ev)
+            t = ev[0]
+            if t == gait.EV_DRIFT:
+                self.motor.play(haptics.DRIFT)
+            elif t == gait.EV_ON_LINE:
+                self.motor.play(haptics.ON_LINE)
+            elif t == gait.EV_STRIDE:
+                self._on_stride(ev)
+            elif t == gait.EV_CALIBRATED:
+                self._on_calibrated(ev)
+
+    def _on_stride(self, ev):
+        if ev[2] == gait.BACKWARD:
+            if self._last_back_n >= 0 and ev[1] - self._last_back_n < 3 * self.odr_hz:
+                self._back_samples += ev[1] - self._last_back_n
+            self._last_back_n = ev[1]
+        else:
+            self._last_back_n = -1
+        if self.state == SESSION and not self._goal_done:
+            goals = self.cfg["goals"]
+            minutes = goals["backward_min"]
+            steps = goals["steps"]
+            if (minutes and self._back_samples >= minutes * 60 * self.odr_hz) or \
+                    (steps and self.engine.steps >= steps):
+                self._goal_done = 1
+                self.motor.play(haptics.GOAL)
+        if self.state == BALANCE:
+            eng = self.engine
+            if eng.backward_steps >= BALANCE_BACKWARD - 1 and \
+                    eng.forward_steps >= BALANCE_FORWARD:
+                self._finish_balance(True)
+
+    def _on_calibrated(self, ev):
+        yaw_deg = (ev[4] * 360 + 32768) // 65536
+        if yaw_deg >= 360:
+            yaw_deg -= 360
+        self.cfg["mount"]["yaw_deg"] = yaw_deg if yaw_deg < 180 else yaw_deg - 360
+        self.engine.set_mount(ev[4])
+        self._end_pattern = haptics.CAL_DONE
+        if self.config_path:
+            try:
+                config.save(self.config_path, self.cfg)
+            except (OSError, ValueError):
+                self._end_pattern = haptics.ERROR
+
+    def _finish_balance(self, done):
+        eng = self.engine
+        passed = done and eng.forward_steps >= BALANCE_FORWARD and \
+            eng.backward_steps >= BALANCE_BACKWARD - 1
+        self.balance = (eng.forward_steps, eng.backward_steps, passed)
+        self.log.append_balance(eng.n, eng.n, eng.forward_steps, eng.backward_steps,
+                                1 if passed else 0, eng.lateral_mm,
+                                BALANCE_FORWARD, BALANCE_BACKWARD)
+        self._end_pattern = haptics.GOAL if passed else haptics.ERROR
+
+    # ------------------------------------------------------------------ button
+    def _on_button(self, ev, now_ms):
+        state = self.state
+        if ev == SHORT:
+            if state == IDLE:
+                self.start_session(now_ms)
+            else:
+                self.stop_session(now_ms)
+        elif ev == LONG and state == IDLE:
+            # calibration: the engine learns the gyro bias standing still, then the
+            # mount's yaw from a forward walk
+            self.start_session(now_ms, CAL_STILL, haptics.CAL_STILL)
+        elif ev == DOUBLE and state == IDLE:
+            self.start_session(now_ms, BALANCE, haptics.START)
+
+    def _timers(self, now_ms):
+        state = self.state
+        age = ticks_diff(now_ms, self._state_ms)
+        if state == CAL_STILL and age >= CAL_STILL_MS:
+            self.engine.calibrate(CAL_STRIDES)
+            self.state = CAL_WALK
+            self._state_ms = now_ms
+            self.motor.play(haptics.CAL_WALK, now_ms)
+        elif state == BALANCE and age >= BALANCE_TIMEOUT_MS and self._end_pattern < 0:
+            self._finish_balance(False)
+        if self.battery_mv is not None and ticks_diff(now_ms, self._next_battery_ms) >= 0:
+            self._next_battery_ms = ticks_add(now_ms, BATTERY_EVERY_MS)
+            mv = self.battery_mv()
+            if mv < LOW_BATTERY_MV and not self._low_battery:
+                self._low_battery = 1
+                self.motor.play(haptics.LOW_BATTERY, now_ms)
+            elif mv >= LOW_BATTERY_MV + 100:
+                self._low_battery = 0
+
+    def _sleep_ms(self, now_ms):
+        # until the FIFO holds a watermark's worth of samples again
+        ms = self.watermark * 1000 // self.odr_hz
+        d = self.motor.due_ms(now_ms)
+        if 0 <= d < ms:
+            ms = d
+        if self.button.pressed() or self.button._pending:
+            ms = min(ms, 20)  # time long presses and double presses
+        return ms
+
+
+# ---------------------------------------------------------------------------- board
+def battery_reader(adc, divider, adc_max_mv):
+    def read():
+        return adc.read_u16() * adc_max_mv * divider // 65535
+    return read
+
+
+def main(config_path=config.PATH, log_dir=LOG_DIR):
+    """Run the device (what /main.py calls). Ctrl-C stops it with the session saved."""
+    import machine
+
+    cfg = config.load(config_path)
+    name = cfg["board"]
+    if name == config.AUTO:
+        name = boards.detect()
+        if name is None:
+            raise ValueError("board not recognised: set \"board\" in %s to one of %s"
+                             % (config_path, ", ".join(boards.names())))
+    b = dict(boards.get(name))
+    b.update(cfg["pins"])
+    Pin = machine.Pin
+    i2c = machine.I2C(b["i2c"], scl=Pin(b["scl"]), sda=Pin(b["sda"]), freq=400000)
+    imu = IMU(i2c)  # found by WHO_AM_I, reset and configured from rstep.sensor
+    motor = haptics.Haptics(Pin(b["motor"], Pin.OUT), machine.PWM,
+                            strength_pct=cfg["haptics"]["strength_pct"])
+    button = Button(Pin(b["button"], Pin.IN, Pin.PULL_UP), irq=True)
+    battery = None
+    if b["battery_adc"] is not None:
+        battery = battery_reader(machine.ADC(Pin(b["battery_adc"])), b["battery_divider"],
+                                 b["adc_max_mv"])
+    log = logbook.Logbook(log_dir, flush_every=cfg["log"]["flush_every"])
+    board_id = "".join("%02x" % x for x in machine.unique_id())
+    wdt = machine.WDT(timeout=WDT_MS)
+    app = App(imu, motor, button, log, cfg, battery_mv=battery, wdt=wdt,
+              board_id=board_id, config_path=config_path)
+    try:
+        while True:
+            # sleep until the FIFO has a watermark's worth, or the motor or a held
+            # button needs the loop; the FIFO holds several times that, so a late
+            # wake-up loses nothing
+            time.sleep_ms(app.step(time.ticks_ms()))
+    finally:
+        app.stop_session(time.ticks_ms())
+        motor.deinit()
