@@ -285,9 +285,18 @@ class App:
 
 
 # ---------------------------------------------------------------------------- board
-def battery_reader(adc, divider, adc_max_mv):
-    def read():
-        return adc.read_u16() * adc_max_mv * divider // 65535
+def battery_reader(adc, divider, adc_max_mv, calibrated_uv=False):
+    """A function giving the battery voltage in mV through the board's divider.
+
+    On ESP32 chips the ADC is set to 11 dB and read calibrated (read_uv()); on the
+    RP2040 read_u16() spans 0..adc_max_mv (3.3 V).
+    """
+    if calibrated_uv:
+        def read():
+            return adc.read_uv() * divider // 1000
+    else:
+        def read():
+            return adc.read_u16() * adc_max_mv * divider // 65535
     return read
 
 
@@ -312,8 +321,12 @@ def main(config_path=config.PATH, log_dir=LOG_DIR):
     button = Button(Pin(b["button"], Pin.IN, Pin.PULL_UP), irq=True)
     battery = None
     if b["battery_adc"] is not None:
-        battery = battery_reader(machine.ADC(Pin(b["battery_adc"])), b["battery_divider"],
-                                 b["adc_max_mv"])
+        if b["port"] == "esp32":  # default attenuation reads only ~1 V: use 11 dB
+            adc = machine.ADC(Pin(b["battery_adc"]), atten=machine.ADC.ATTN_11DB)
+            battery = battery_reader(adc, b["battery_divider"], b["adc_max_mv"], True)
+        else:
+            battery = battery_reader(machine.ADC(Pin(b["battery_adc"])),
+                                     b["battery_divider"], b["adc_max_mv"])
     log = logbook.Logbook(log_dir, flush_every=cfg["log"]["flush_every"])
     board_id = "".join("%02x" % x for x in machine.unique_id())
     wdt = machine.WDT(timeout=WDT_MS)

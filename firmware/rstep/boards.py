@@ -24,7 +24,11 @@ Fields of a profile (pins are GPIO numbers, except a LED name where MicroPython 
     button          push button to GND, internal pull-up (pressed = 0)
     battery_adc     ADC pin reading the battery through a divider, or None
     battery_divider Vbattery / Vpin of that divider (2 for 100k over 100k), or None
-    adc_max_mv      top of the ADC's usable input range, as wired (see below)
+    adc_max_mv      top of the ADC input range the divided battery voltage may use:
+                    ESP32 family: at 11 dB attenuation (ADC.ATTN_11DB), where
+                    read_uv() gives calibrated microvolts (the default attenuation
+                    reads only up to ~1 V); RP2040: the 3.3 V that read_u16() = 65535
+                    stands for
     led             a user LED (GPIO number or MicroPython pin name), or None
     led_active_low  True when the LED lights with the pin low
     light_sleep     machine.lightsleep(ms) works and saves power on this port
@@ -45,8 +49,8 @@ ARCH = {
 }
 
 PROFILES = {
-    # Seeed Studio XIAO ESP32S3 (ESP32-S3R8 / -FN8, native USB-C, LiPo charger with
-    # BAT+/BAT- pads underneath, user LED on GPIO21, active low). Pin labels -> GPIO:
+    # Seeed Studio XIAO ESP32S3 (ESP32-S3, native USB-C, LiPo charger with BAT+/BAT-
+    # pads underneath, user LED on GPIO21, active low). Pin labels -> GPIO:
     # D0=1 D1=2 D2=3 D3=4 D4=5 D5=6 D6=43 D7=44 D8=7 D9=8 D10=9 (Seeed pinout, and the
     # Arduino-ESP32 XIAO_ESP32S3 variant). SDA=D4/GPIO5, SCL=D5/GPIO6 are the board's
     # I2C pins (MicroPython's SEEED_XIAO_ESP32S3 defaults to them too). D2=GPIO3 is a
@@ -189,6 +193,9 @@ PROFILES = {
         "pin_wake": False,
     },
 }
+
+# the fields that name pins (what a config file may override, rstep.config)
+PIN_ROLES = ("sda", "scl", "int1", "motor", "button", "battery_adc", "led")
 
 # every field a profile carries, in the order documented above
 FIELDS = (

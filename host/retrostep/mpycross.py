@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import RetrostepError
+from .firmware import boards as _boards
 
 # MP_NATIVE_ARCH_* numbering from MicroPython's py/persistentcode.h
 ARCHS = {
@@ -38,7 +39,9 @@ ARCHS = {
 ARCH_NAMES = {v: k for k, v in ARCHS.items()}
 
 # boards the project targets
-BOARD_ARCH = {"esp32": "xtensawin", "esp32s3": "xtensawin", "rp2040": "armv6m", "rp2350": "armv7emsp"}
+# mpy-cross -march per chip: the board profiles (firmware/rstep/boards.py) are the one
+# source; the RP2350 (no profile yet) is a Cortex-M33
+BOARD_ARCH = dict(_boards.ARCH, rp2350="armv7emsp")
 
 
 @dataclass(frozen=True)
