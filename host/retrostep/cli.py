@@ -21,6 +21,8 @@ COMMAND_MODULES = (
     "retrostep.chart",
     "retrostep.demo",
     "retrostep.trace",
+    "retrostep.report",
+    "retrostep.devices", "retrostep.flash",
 )
 
 
