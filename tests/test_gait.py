@@ -151,3 +151,29 @@ def test_replay_of_a_bad_trace_is_one_line_exit_2(tmp_path):
                        capture_output=True, text=True)
     assert p.returncode == 2 and "Traceback" not in p.stderr
     assert os.path.basename(str(bad)) in p.stderr
+
+
+def test_replay_of_a_session_log_reruns_its_raw_samples(tmp_path):
+    """A board log recorded with raw samples replays to the events the board logged."""
+    from retrostep.firmware import logbook
+    from retrostep.replay import replay_file
+
+    trace, _ = corpus.make_case("walk_bwd_slow")
+    b = quantise(trace)
+    eng = gait.Gait(b.odr_hz, b.accel_ug_per_lsb, b.gyro_udps_per_lsb)
+    log = logbook.Logbook(str(tmp_path))
+    n = log.open_session(raw=True)
+    flat = array("h", b.samples.astype("<i2").tobytes())
+    ev = array("i", [0] * gait.EV_FIELDS)
+    for k in range(0, len(b.samples), 52):  # FIFO batches, as the board does
+        end = min(len(b.samples), k + 52)
+        done = k
+        while done < end:
+            done = eng.feed(flat, done, end)
+            while eng.pop(ev):
+                log.append_event(ev)
+        log.append_raw(flat[6 * k: 6 * end], end - k)
+    log.close_session(logbook.engine_summary(eng))
+    result = replay_file(log.file_name(n))
+    assert result["matches_board"] is True
+    assert result["steps"] == eng.steps == 60

@@ -106,7 +106,11 @@ def replay_trace(trace, settings=None):
     settings, cal = engine_settings(trace.meta, settings)
     eng, raw = run_engine(board.samples, board.odr_hz, board.accel_ug_per_lsb,
                           board.gyro_udps_per_lsb, settings, cal)
-    events = [event_dict(e, board.time_of) for e in raw]
+    return _result(eng, raw, len(board.samples), board.odr_hz, board.time_of)
+
+
+def _result(eng, raw, n_samples, odr_hz, time_of):
+    events = [event_dict(e, time_of) for e in raw]
     return {
         "steps": eng.steps,
         "strides": eng.strides,
@@ -115,14 +119,51 @@ def replay_trace(trace, settings=None):
         "forward_strides": eng.forward_strides,
         "backward_strides": eng.backward_strides,
         "drift_alerts": eng.alerts,
-        "duration_s": round(len(board.samples) / board.odr_hz, 3),
-        "odr_hz": board.odr_hz,
+        "duration_s": round(n_samples / odr_hz, 3),
+        "odr_hz": odr_hz,
         "events": events,
     }
 
 
 def replay_file(path, settings=None):
+    """Replay a trace CSV, or a board's session log (.rsl).
+
+    A session log recorded with raw samples is re-run through the engine from those
+    samples (and the result says whether it matches what the board logged); without
+    raw samples, the board's own logged result is returned.
+    """
+    if _is_session_log(path):
+        return replay_log(path, settings)
     return replay_trace(read_trace(path), settings)
+
+
+def _is_session_log(path):
+    from .firmware import logbook
+
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(logbook.MAGIC)) == logbook.MAGIC
+    except OSError:
+        return False  # read_trace says what is wrong with the path
+
+
+def replay_log(path, settings=None):
+    from .logdecode import decode_file, to_result
+
+    log = decode_file(path)
+    logged = to_result(log)
+    raw = log.raw_samples()
+    if raw is None or not len(raw):
+        logged["source"] = "the board's logged events (recorded without raw samples)"
+        return logged
+    h = log.header
+    eng, events = run_engine(raw, h["odr_hz"], h["accel_ug_per_lsb"], h["gyro_udps_per_lsb"],
+                             settings)
+    result = _result(eng, events, len(raw), h["odr_hz"], lambda k: k / h["odr_hz"])
+    board_events = [r.event() for r in log.records if r.event() is not None]
+    result["source"] = "the engine re-run on the session's raw samples"
+    result["matches_board"] = board_events == events
+    return result
 
 
 def summary_text(result, name=""):
