@@ -23,6 +23,8 @@ COMMAND_MODULES = (
     "retrostep.trace",
     "retrostep.report",
     "retrostep.devices", "retrostep.flash",
+    "retrostep.deploy",
+    "retrostep.sync",
 )
 
 

