@@ -13,6 +13,28 @@ import re
 from .errors import RetrostepError
 
 BOARD_ID_RE = re.compile(r"^[0-9a-f]{2,64}$")
+SHA_RE = re.compile(r"^[0-9a-f]{64}$")
+
+# the board hashes its own files: prints "path size sha256" per file ("path - -" if absent)
+_HASHES = """
+import hashlib, binascii, os
+def _hs(paths):
+    buf = bytearray(1024)
+    mv = memoryview(buf)
+    for p in paths:
+        try:
+            h = hashlib.sha256()
+            with open(p, 'rb') as f:
+                while True:
+                    n = f.readinto(buf)
+                    if not n:
+                        break
+                    h.update(mv[:n])
+            print(p, os.stat(p)[6], binascii.hexlify(h.digest()).decode())
+        except OSError:
+            print(p, '-', '-')
+_hs(%r)
+"""
 
 
 class BoardError(RetrostepError):
@@ -63,6 +85,19 @@ class Board:
                 raise BoardError(f"the board at {self.port} gave an unusable id {out[:40]!r}")
             self._id = out
         return self._id
+
+    def hashes(self, paths):
+        """{path: (size, sha256 hex)} of files on the board; (None, None) if absent.
+
+        The paths are the caller's own (never names read from the board)."""
+        paths = list(paths)
+        out = {p: (None, None) for p in paths}
+        for line in self.run(_HASHES % (paths,)).splitlines():
+            parts = line.rsplit(" ", 2)
+            if len(parts) == 3 and parts[0] in out and parts[1].isdigit() and \
+                    SHA_RE.match(parts[2]):
+                out[parts[0]] = (int(parts[1]), parts[2])
+        return out
 
     def mpy_info(self):
         """(mpy version, sub-version, arch code) from sys.implementation._mpy."""

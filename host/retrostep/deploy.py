@@ -24,25 +24,6 @@ FIRMWARE_ROOT = Path(mpvm.firmware_dir()).parent  # firmware/: main.py, boot.py,
 LIB = "/lib/rstep"
 WRITE_CHUNK = 2048
 
-_HASHES = """
-import hashlib, binascii, os
-def _hs(paths):
-    buf = bytearray(1024)
-    mv = memoryview(buf)
-    for p in paths:
-        try:
-            h = hashlib.sha256()
-            with open(p, 'rb') as f:
-                while True:
-                    n = f.readinto(buf)
-                    if not n:
-                        break
-                    h.update(mv[:n])
-            print(p, binascii.hexlify(h.digest()).decode())
-        except OSError:
-            print(p, '-')
-_hs(%r)
-"""
 
 _MKDIRS = """
 import os
@@ -104,15 +85,6 @@ def _sha(path):
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def board_hashes(board, paths):
-    out = {}
-    for line in board.run(_HASHES % (list(paths),)).splitlines():
-        parts = line.split()
-        if len(parts) == 2:
-            out[parts[0]] = None if parts[1] == "-" else parts[1]
-    return out
-
-
 def write_file(board, dest, data):
     """Write bytes to dest on the board via a temporary name, verify, then rename."""
     import base64
@@ -126,8 +98,8 @@ def write_file(board, dest, data):
             code = []
     code.append(_CLOSE)
     board.run("".join(code))
-    got = board_hashes(board, [tmp]).get(tmp)
-    if got != hashlib.sha256(data).hexdigest():
+    size, got = board.hashes([tmp])[tmp]
+    if got != hashlib.sha256(data).hexdigest() or size != len(data):
         raise BoardError(f"{dest}: the board's copy does not match after writing; deploy "
                          "again")
     board.run(_RENAME % (dest, tmp, dest))
@@ -143,8 +115,8 @@ def deploy(port=None, config_path=None, dry_run=False, reset=True, board=None, l
             files = build(board.mpy_info(), tmp)
             if config_path is not None:
                 files["/config.json"] = _checked_config(config_path, tmp)
-            have = board_hashes(board, files)
-            changed = [p for p, local in sorted(files.items()) if have.get(p) != _sha(local)]
+            have = board.hashes(files)
+            changed = [p for p, local in sorted(files.items()) if have[p][1] != _sha(local)]
             for p in changed:
                 log(("would write " if dry_run else "writing ") + p)
             if not changed:

@@ -67,21 +67,6 @@ def _rd(p, off, chunk):
 _rd(%r, %d, %d)
 """
 
-_HASH = """
-import hashlib, binascii, os
-def _h(p):
-    h = hashlib.sha256()
-    buf = bytearray(1024)
-    mv = memoryview(buf)
-    with open(p, 'rb') as f:
-        while True:
-            n = f.readinto(buf)
-            if not n:
-                break
-            h.update(mv[:n])
-    print(os.stat(p)[6], binascii.hexlify(h.digest()).decode())
-_h(%r)
-"""
 
 _REMOVE = "import os\nos.remove(%r)\n"
 
@@ -115,10 +100,11 @@ def list_logs(board):
 
 
 def board_hash(board, name):
-    out = board.run(_HASH % f"{LOG_DIR}/{name}").split()
-    if len(out) != 2 or not out[0].isdigit() or not re.fullmatch(r"[0-9a-f]{64}", out[1]):
+    path = f"{LOG_DIR}/{name}"
+    size, sha = board.hashes([path])[path]
+    if sha is None:
         raise BoardError(f"the board gave no usable SHA-256 for {name}")
-    return int(out[0]), out[1]
+    return size, sha
 
 
 def _fetch(board, name, size, part, progress=None):
