@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "retrostep.devices", "retrostep.flash",
     "retrostep.deploy",
     "retrostep.sync",
+    "retrostep.vboard",
 )
 
 
