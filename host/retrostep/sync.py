@@ -168,13 +168,16 @@ def sync(port=None, library=None, keep=False, progress=None, board=None):
             part = os.path.join(folder, f".{name}.part")
             if os.path.exists(final):
                 bsize, bsha = board_hash(board, name)
-                if bsize == os.path.getsize(final) and bsha == _sha256_file(final):
+                # same name, other content (a reformatted board): keep both
+                other = os.path.join(folder, f"{name[:-4]}-{bsha[:8]}{name[-4:]}")
+                done = [f for f in (final, other) if os.path.exists(f)
+                        and os.path.getsize(f) == bsize and _sha256_file(f) == bsha]
+                if done:  # copied before (perhaps by a sync cut off before the removal)
                     _remove_or_keep(board, name, keep, rep, rep.already)
                     if progress:
                         progress(size, None)
                     continue
-                # same name, other content (a reformatted board): keep both
-                final = os.path.join(folder, f"{name[:-4]}-{bsha[:8]}{name[-4:]}")
+                final = other
             rep.bytes += _fetch(board, name, size,
                                 part, (lambda n: progress(n, None)) if progress else None)
             bsize, bsha = board_hash(board, name)
