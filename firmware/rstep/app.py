@@ -285,6 +285,34 @@ class App:
 
 
 # ---------------------------------------------------------------------------- board
+_running = None  # the App that main() runs, for status()
+
+
+def status():
+    """The running device's counters (for a REPL, or the virtual board's report)."""
+    a = _running
+    if a is None:
+        return None
+    e = a.engine
+    return {"state": STATE_NAMES[a.state], "sessions": a.sessions, "samples": a.samples,
+            "lost": a.lost, "steps": e.steps, "forward_steps": e.forward_steps,
+            "backward_steps": e.backward_steps, "strides": e.strides, "alerts": e.alerts,
+            "overruns": a.imu.overrun}
+
+
+def _keep_fed(machine, wdt):
+    """The watchdog cannot be stopped once started (rp2, esp32): when the loop ends
+    (Ctrl-C from the laptop for a sync or deploy), a timer keeps feeding it so the REPL
+    session is not cut by a reset. Where no timer exists, the reset comes after WDT_MS."""
+    for tid in (-1, 0):
+        try:
+            return machine.Timer(tid, period=WDT_MS // 4, mode=machine.Timer.PERIODIC,
+                                 callback=lambda t: wdt.feed())
+        except (AttributeError, TypeError, ValueError, OSError):
+            pass
+    return None
+
+
 def battery_reader(adc, divider, adc_max_mv, calibrated_uv=False):
     """A function giving the battery voltage in mV through the board's divider.
 
@@ -332,6 +360,8 @@ def main(config_path=config.PATH, log_dir=LOG_DIR):
     wdt = machine.WDT(timeout=WDT_MS)
     app = App(imu, motor, button, log, cfg, battery_mv=battery, wdt=wdt,
               board_id=board_id, config_path=config_path)
+    global _running
+    _running = app
     try:
         while True:
             # sleep until the FIFO has a watermark's worth, or the motor or a held
@@ -341,3 +371,4 @@ def main(config_path=config.PATH, log_dir=LOG_DIR):
     finally:
         app.stop_session(time.ticks_ms())
         motor.deinit()
+        _keep_fed(machine, wdt)
