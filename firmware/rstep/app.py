@@ -128,6 +128,7 @@ class App:
         """
         if self.wdt is not None:
             self.wdt.feed()
+        self.motor.update(now_ms)  # first: the FIFO read below takes bus time
         self._read_imu(now_ms)
         if self._end_pattern >= 0:
             pattern = self._end_pattern
@@ -295,6 +296,7 @@ def status():
         return None
     e = a.engine
     return {"state": STATE_NAMES[a.state], "sessions": a.sessions, "samples": a.samples,
+            "session_first": a.session_first,
             "lost": a.lost, "steps": e.steps, "forward_steps": e.forward_steps,
             "backward_steps": e.backward_steps, "strides": e.strides, "alerts": e.alerts,
             "overruns": a.imu.overrun}
