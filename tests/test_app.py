@@ -16,13 +16,27 @@ from retrostep.trace import quantise
 
 
 class FakePin:
+    """machine.Pin at the boundary: a level, and the IRQ a level change fires."""
+    IRQ_FALLING = 1
+    IRQ_RISING = 2
+
     def __init__(self, value=1):
         self.level = value
+        self.handler = None
 
     def value(self, v=None):
         if v is None:
             return self.level
         self.level = v
+
+    def irq(self, handler=None, trigger=0):
+        self.handler = handler
+
+    def set(self, level):
+        if level != self.level:
+            self.level = level
+            if self.handler:
+                self.handler(self)
 
 
 class FakePWM:
@@ -56,7 +70,7 @@ class Rig:
         self.motor = haptics.Haptics(FakePin(), FakePWM, on_change=self._motor,
                                      now_ms=lambda: self.now)
         self.pin = FakePin(1)
-        self.button = Button(self.pin, now_ms=lambda: self.now)
+        self.button = Button(self.pin, irq=True, now_ms=lambda: self.now)  # as main() does
         self.log = logbook.Logbook(str(tmp_path / "logs"))
         self.app = appmod.App(self.imu, self.motor, self.button, self.log, cfg,
                               clock_s=lambda: 1_700_000_000 + self.now // 1000,
@@ -70,7 +84,10 @@ class Rig:
     def run(self, until_ms):
         while self.now < until_ms:
             for t, hold in self.presses:
-                self.pin.level = 0 if t <= self.now < t + hold else 1
+                if t <= self.now < t + hold:
+                    self.pin.set(0)
+                elif self.now == t + hold:
+                    self.pin.set(1)
             ms = self.app.step(self.now)
             self.awake_steps += 1
             # the button is a wire to a pin: the loop sees it when it next wakes, so
@@ -94,8 +111,7 @@ def test_a_session_logs_exactly_what_replay_finds(tmp_path):
     rig = Rig(tmp_path, b.samples, presses=[(500, 100)])
     end_ms = len(b.samples) * 1000 // b.odr_hz
     rig.run(end_ms + 1000)
-    rig.pin.level = 0  # stop the session: short press
-    rig.presses = [(rig.now, 100)]
+    rig.presses = [(rig.now, 100)]  # stop the session: a short press
     rig.run(rig.now + 1200)
     assert rig.app.state == appmod.IDLE and rig.app.sessions == 1
     files = sorted((tmp_path / "logs").glob("*.rsl"))
@@ -162,3 +178,56 @@ def test_both_imu_families_give_the_same_events(tmp_path, personality):
     _, events = run_engine(b.samples[first: rig.app.samples], b.odr_hz, b.accel_ug_per_lsb,
                            b.gyro_udps_per_lsb)
     assert logged == events and len(events) > 5
+
+
+def test_balance_check_by_double_press_is_logged_and_felt(tmp_path):
+    b = board_samples("balance_10f_9b")  # 10 steps forward, then 9 backward
+    rig = Rig(tmp_path, b.samples, presses=[(200, 100), (370, 100)])  # a double press
+    rig.run(len(b.samples) * 1000 // b.odr_hz + 1000)
+    assert rig.app.state == appmod.IDLE  # the check ended itself
+    fwd, bwd, passed = rig.app.balance
+    assert fwd == 10 and bwd >= 8 and passed
+    log = logdecode.decode_file(str(sorted((tmp_path / "logs").glob("*.rsl"))[0]))
+    rec = [r for r in log.records if r.type == logbook.REC_BALANCE]
+    assert len(rec) == 1 and rec[0].fields["passed"] == 1
+    assert rec[0].fields["forward_steps"] == 10
+
+
+def test_a_late_loop_loses_samples_as_a_logged_gap_not_silently(tmp_path):
+    b = board_samples("walk_fwd_normal")
+    rig = Rig(tmp_path, b.samples, presses=[(100, 80)])
+    rig.run(10_000)
+    n_before = rig.app.engine.n
+    rig.emu.advance_us(4_000_000)  # the loop stalls 4 s: the 2.5 s FIFO overflows
+    rig.now += 4000
+    rig.run(rig.now + 5000)
+    rig.app.stop_session(rig.now)
+    assert rig.imu.overrun >= 1 and rig.app.lost > 0
+    log = logdecode.decode_file(str(sorted((tmp_path / "logs").glob("*.rsl"))[0]))
+    gaps = [r for r in log.records if r.type == logbook.REC_GAP]
+    assert len(gaps) == 1 and gaps[0].fields["lost_samples"] == rig.app.lost
+    # the engine's clock kept the lost time: its sample count is all that was delivered
+    assert rig.app.engine.n == rig.app.samples - rig.app.session_first
+    assert rig.app.engine.n > n_before
+
+
+def test_no_sample_dropped_at_208_hz(tmp_path):
+    b = board_samples("jog_bwd")  # a 208 Hz trace, quantised at 208 Hz below
+    trace, _ = corpus.make_case("jog_bwd")
+    b = quantise(trace, odr_hz=208)
+    it = iter(b.samples.tolist())
+    emu = LSM6DSEmu("LSM6DSOX", source=lambda i: next(it, None))
+    imu = IMU(EmuI2C(emu), odr_hz=208)
+    now = [0]
+    app = appmod.App(imu, haptics.Haptics(FakePin(), FakePWM, now_ms=lambda: now[0]),
+                     Button(FakePin(1), now_ms=lambda: now[0]),
+                     logbook.Logbook(str(tmp_path / "logs")), odr_hz=208,
+                     clock_s=lambda: 0)
+    app.start_session(0)
+    while now[0] < len(b.samples) * 1000 // 208 + 500:
+        ms = app.step(now[0])
+        emu.advance_us(ms * 1000)
+        now[0] += ms
+    assert app.samples == len(b.samples) and imu.overrun == 0 and app.lost == 0
+    eng, _ = run_engine(b.samples, 208, b.accel_ug_per_lsb, b.gyro_udps_per_lsb)
+    assert app.engine.strides == eng.strides == 40
