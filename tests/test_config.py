@@ -85,7 +85,7 @@ def test_describe_lists_every_key_with_default_and_range():
     assert rows["gait.still_ms"][1:3] == (gait.DEFAULTS["still_ms"], "10..500")
     assert rows["log.raw"][1:3] == (False, "true or false")
     assert len(rows) == 2 + sum(len(config.defaults()[s]) for s in
-                                ("gait", "goals", "haptics", "log", "mount"))
+                                ("gait", "goals", "haptics", "log", "mount", "power"))
 
 
 # ---------------------------------------------------------------------------- merging
@@ -181,7 +181,7 @@ def test_top_level_must_be_an_object(tmp_path):
     ({"log": {"raw_recording": True}}, 'unknown key "log.raw_recording" (did you mean "log.raw"?)'),
     ({"pins": {"motr": 3}}, 'unknown key "pins.motr" (did you mean "pins.motor"?)'),
     ({"wifi": {}},
-     'unknown key "wifi" (valid keys: board, gait, goals, haptics, log, mount, pins)'),
+     'unknown key "wifi" (valid keys: board, gait, goals, haptics, log, mount, pins, power)'),
     ({"log": {"zzz": 1}}, 'unknown key "log.zzz" (log keys: flush_every, raw)'),
     ({"pins": {"xyzzy": 3}},
      'unknown key "pins.xyzzy" (pin roles: sda, scl, int1, motor, button, battery_adc, led)'),

@@ -15,9 +15,10 @@ The button (see rstep.button):
 Haptics (rstep.haptics): start, stop, drift alert, back on the line, goal reached
 (backward minutes or steps of the configuration), low battery, error.
 
-Timing: the IMU's FIFO is read when its watermark (WATERMARK_S of samples) is reached
-(INT1, or polled) and the loop sleeps in between, waking early only for the motor's
-patterns and a held button. Nothing in a step allocates once a session runs, except
+Timing: the IMU's FIFO is read when its watermark (WATERMARK_S of samples) is due and
+the loop sleeps in between (time.sleep_ms, or machine.lightsleep with the configuration's
+power.light_sleep on a board that allows it), waking early only for the motor's
+patterns and a held button; the FIFO holds ~5 watermarks, so a late wake loses nothing. Nothing in a step allocates once a session runs, except
 the logbook's periodic free-space query.
 """
 
@@ -364,12 +365,17 @@ def main(config_path=config.PATH, log_dir=LOG_DIR):
               board_id=board_id, config_path=config_path)
     global _running
     _running = app
+    # light sleep (where the port wakes from it on the button and INT1 pins) saves the
+    # most power but drops the USB serial link; plain sleep_ms idles the core
+    sleep = time.sleep_ms
+    if cfg["power"]["light_sleep"] and b["light_sleep"]:
+        sleep = machine.lightsleep
     try:
         while True:
             # sleep until the FIFO has a watermark's worth, or the motor or a held
             # button needs the loop; the FIFO holds several times that, so a late
             # wake-up loses nothing
-            time.sleep_ms(app.step(time.ticks_ms()))
+            sleep(app.step(time.ticks_ms()))
     finally:
         app.stop_session(time.ticks_ms())
         motor.deinit()

@@ -22,7 +22,8 @@ The file (every key optional)::
       "gait": {"alert_offset_mm": 500},     # engine settings: keys of gait.DEFAULTS
       "goals": {"backward_min": 10, "steps": 0},
       "log": {"raw": false, "flush_every": 16},
-      "haptics": {"strength_pct": 100}
+      "haptics": {"strength_pct": 100},
+      "power": {"light_sleep": false}     # lightsleep between batches (USB drops)
     }
 
 ``describe()`` lists every key with its default, its allowed values and its meaning.
@@ -97,8 +98,13 @@ _SCHEMA = {
     "haptics": {
         "strength_pct": (_INT, 100, 20, 100, "% of full motor strength"),
     },
+    "power": {
+        "light_sleep": (_BOOL, False, 0, 1,
+                        "machine.lightsleep() between FIFO batches where the board allows "
+                        "it; the USB serial link drops while asleep, so keep it off to sync"),
+    },
 }
-_TOP = ("board", "gait", "goals", "haptics", "log", "mount", "pins")
+_TOP = ("board", "gait", "goals", "haptics", "log", "mount", "pins", "power")
 
 
 def _gait_schema():
