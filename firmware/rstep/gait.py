@@ -356,6 +356,10 @@ class Gait:
         self._cal_n = strides
         self._cal_x = self._cal_y = 0
 
+    def gyro_bias_q4(self):
+        """The gyro zero-rate estimate (x, y, z) in 1/16 LSB (allocates: not per sample)."""
+        return self._bx, self._by, self._bz
+
     def gap(self, lost):
         """Samples were lost (FIFO overrun): drop the stride in progress, keep time."""
         self.n += lost

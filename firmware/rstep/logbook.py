@@ -293,6 +293,7 @@ def _pack(buf, p, fmt, src, idx):
 
 def engine_summary(eng):
     """The summary fields the engine knows, as a dict for close_session()."""
+    bx, by, bz = eng.gyro_bias_q4()
     return {
         "samples": eng.n,
         "steps": eng.steps,
@@ -303,10 +304,9 @@ def engine_summary(eng):
         "backward_strides": eng.backward_strides,
         "alerts": eng.alerts,
         "mount_yaw_bam": getattr(eng, "mount_bam", 0),
-        # gait.py keeps the gyro bias private; read it if it is there
-        "gyro_bias_x_q4": getattr(eng, "_bx", 0),
-        "gyro_bias_y_q4": getattr(eng, "_by", 0),
-        "gyro_bias_z_q4": getattr(eng, "_bz", 0),
+        "gyro_bias_x_q4": bx,
+        "gyro_bias_y_q4": by,
+        "gyro_bias_z_q4": bz,
     }
 
 
