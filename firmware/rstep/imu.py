@@ -229,22 +229,20 @@ class IMU:
 
     # --- bus access with retries -------------------------------------------------------
     def _rd_into(self, reg, buf):
-        tries = 0
-        while True:
-            try:
-                self.i2c.readfrom_mem_into(self.addr, reg, buf)
-                return
-            except OSError:
-                tries += 1
-                if tries > self.retries:
-                    raise
-                self.i2c_retries += 1
+        self._xfer(reg, buf, False)
 
     def _wr(self, reg, buf):
+        self._xfer(reg, buf, True)
+
+    def _xfer(self, reg, buf, write):
+        """One register transfer, retried on I2C errors (no allocation)."""
         tries = 0
         while True:
             try:
-                self.i2c.writeto_mem(self.addr, reg, buf)
+                if write:
+                    self.i2c.writeto_mem(self.addr, reg, buf)
+                else:
+                    self.i2c.readfrom_mem_into(self.addr, reg, buf)
                 return
             except OSError:
                 tries += 1
