@@ -1,8 +1,9 @@
-"""Gait simulator: a rigid shoe with an IMU on the laces, walking forward and backward.
+"""Gait simulator: a rigid shoe with an IMU clipped to it, walking forward, backward and
+sideways.
 
-The simulator turns a scenario (a list of bouts: walks, jogs, shuffles, pauses, seated
-foot tapping, seated leg swinging, turning in place, treadmill walks) into the trace an
-IMU on the shoe would record (`retrostep.trace.Trace`, DESIGN.md section 6) and a
+The simulator turns a scenario (a list of bouts: walks, jogs, shuffles, side-steps,
+pauses, seated foot tapping, seated leg swinging, turning in place, treadmill walks)
+into the trace an IMU on the shoe would record (`retrostep.trace.Trace`, DESIGN.md section 6) and a
 labels dict that says what really happened (strides, steps, directions, the walked
 path and how far a backward walk strayed from its line).
 
@@ -23,11 +24,18 @@ walking mirrors it: the toe rises first while the heel stays down (lift about th
 heel, gyro_y < 0), swing (gyro_y > 0), toe strike with the toe down, heel lowering
 about the ball (gyro_y < 0).
 
+Placements (`mount_preset`): "laces" (the documented mount, device axes = foot axes),
+"heel" (on the heel counter, face pointing backward, device x up, y left, z backward)
+and "side" (on the outer side at mid-foot, face pointing outward, x toward the toe, y
+up on the right shoe and down on the left). ``M = rpy(Mount.base_rpy_deg) @ rpy(Mount.misalign_rpy_deg)``: the placement's
+orientation, then how crooked the clip sits (real clips: up to 10 deg).
+
 The foot model
 --------------
 The shoe is a rigid body with a heel contact point (the foot-frame origin) and a
 ball/toe pivot ``foot_length_m`` ahead of it on the sole; the IMU sits at
-``Mount.lever_arm_m`` from the heel (on the laces: 12 cm forward, 6.5 cm up). The pose
+``Mount.lever_arm_m`` from the heel (on the laces: 12 cm forward, 6.5 cm up; on the
+heel counter 2.5 cm behind, 4.5 cm up; on the side 10 cm forward, 5 cm out, 4 cm up). The pose
 is described by eight smooth channels: a contact reference point ``c`` (world), the
 position ``u`` of that point along the sole (0 = heel, 1 = ball), pitch, yaw, roll and
 a shank angle ``alpha`` used for a hanging leg swinging about the knee. The heel is at
@@ -48,18 +56,39 @@ flat and still for ``stance_frac - lift_frac - land_frac`` of the cycle (0.34 wa
 forward, 0.40 backward, 0.23-0.28 jogging). That flat part is what a stance detector
 finds and what ZUPT uses.
 
+A side-step (kind "sidestep", direction left or right) lifts the heel about the ball
+with little pitch, carries the foot across itself along its own y axis and lands on
+the ball, then the heel lowers; its label direction is "sideways" and it counts as a
+step.
+
 Every channel is a piecewise polynomial of degree <= 6 in time with matching value,
 rate and acceleration at every knot (pitch uses quintic Hermite pieces with a nonzero
 rate at lift-off and contact, the others minimum-jerk blends and a s^3 (1-s)^3 lift
 bump), so position is C2 and acceleration continuous. Sensor readings come from the
 pose by exact (analytic) differentiation: specific force ``f = R_d^T (p'' - G_VEC)``
 in g, angular rate ``omega = vee(R_d^T R_d')`` in deg/s. Contacts add a short damped
-oscillation (``Bout.impact_g``) whose velocity and displacement integrate to zero, so
-strapdown integration from one stance to the next still recovers the stride. Each
-output sample is the mean of the motion over its sample period (evaluated at about
-1 kHz), a simple stand-in for the IMU's anti-aliasing filter; then the sensor model
-adds scale error, bias (with a slow random walk), white noise, saturation, optional
-quantisation and timestamp jitter, all from the seed.
+oscillation (``Bout.impact_g``, as seen on the laces) whose velocity and displacement
+integrate to zero, so strapdown integration from one stance to the next still recovers
+the stride. The shock is local: it decays with the distance from the struck point
+(`impact_gain_at`), so a heel-counter mount reads 12-15 g at a forward heel strike
+where the laces read 2-4 g. Ground vibration (``Bout.vibration_g_rms`` /
+``vibration_dps_rms``, 15-60 Hz, see `Vibration`) shakes the foot while it is on the
+ground; it is a displacement and a small angle that vanish with their rates at the
+ends of each contact, so it is zero-mean and ZUPT still holds. Each output sample is
+the mean of the motion over its sample period (evaluated at about 1 kHz), a simple
+stand-in for the IMU's anti-aliasing filter; then the sensor model adds cross-axis
+coupling, scale error, bias (with a slow random walk), white noise, saturation,
+optional quantisation and timestamp jitter, all from the seed.
+
+Clock and crop
+--------------
+``SensorModel.clock_error`` e: the board's sample clock runs fast by e, so sample k is
+taken at true time k / (rate (1 + e)) but stamped k / rate; every time in the labels is
+on the trace's time base (what the engine sees), i.e. true time times (1 + e).
+``Scenario.start_mid_walk`` starts the recording at a random phase of one of the first
+two strides of the first walking bout (no still lead-in); labels keep only strides and
+steps that land inside the trace. A plain ``SensorModel()`` has no coupling and no
+clock error (older scenarios keep their numbers); ``SensorModel.real()`` draws them too.
 
 Time reversal
 -------------
@@ -114,9 +143,10 @@ ACCEL_RANGE_G = 16.0
 GYRO_RANGE_DPS = 2000.0
 MIN_RATE_HZ = 50.0
 
-WALKING_KINDS = ("walk", "jog", "shuffle", "turn")
+WALKING_KINDS = ("walk", "jog", "shuffle", "turn", "sidestep")
 KINDS = WALKING_KINDS + ("still", "tap", "leg_swing")
 DIRECTIONS = ("forward", "backward")
+SIDE_DIRECTIONS = ("left", "right")  # kind "sidestep": which way the foot travels
 LEAVE_LINE_M = 0.5  # lateral offset that counts as leaving the line
 REFERENCE_STRIDES = 3  # strides that define a backward bout's line
 
@@ -150,12 +180,93 @@ class Subject:
     variability: float = 1.0
 
 
+# Real parts and clips (DESIGN.md section 4): the widest errors the simulator is asked for
+SCALE_ERROR_MAX = 0.01  # +-1 % per axis
+CROSS_AXIS_MAX = 0.005  # +-0.5 % coupling between axes
+CLOCK_ERROR_MAX = 0.007  # +-0.7 % sample clock
+MISALIGN_MAX_DEG = 10.0  # a clip sitting crooked on its placement
+LACES_LEVER_ARM_M = (0.12, 0.0, 0.065)
+
+
 @dataclass
 class Mount:
-    """How the device sits on the shoe."""
+    """How the device sits on the shoe.
 
-    lever_arm_m: tuple = (0.12, 0.0, 0.065)  # device origin in the foot frame, from the heel
+    ``M = rpy(base_rpy_deg) @ rpy(misalign_rpy_deg)`` is the device-to-foot rotation:
+    the base orientation of the placement (none on the laces), then how crooked the
+    clip sits. ``impact_gain`` scales the contact transient at the device relative to
+    the laces, for contacts at the heel and at the ball; `mount_preset` sets it from
+    where the device sits (a plain Mount is treated like the laces).
+    """
+
+    lever_arm_m: tuple = LACES_LEVER_ARM_M  # device origin in the foot frame, from the heel
     misalign_rpy_deg: tuple = (0.0, 0.0, 0.0)  # device-to-foot roll, pitch, yaw
+    placement: str = "laces"
+    base_rpy_deg: tuple = (0.0, 0.0, 0.0)
+    impact_gain: tuple = (1.0, 1.0)  # (contact at the heel, contact at the ball)
+
+    def rotation(self):
+        """The device-to-foot rotation M (3, 3)."""
+        M = rpy_matrix(*self.misalign_rpy_deg)
+        if any(self.base_rpy_deg):
+            M = rpy_matrix(*self.base_rpy_deg) @ M
+        return M
+
+
+# where a clip can hold the device: lever arm (right shoe, foot frame from the heel contact)
+# and the device-to-foot base orientation. heel: on the heel counter, face pointing
+# backward, device x up (Ry(-90): device x -> foot +z, device z -> foot -x, y unchanged).
+# side: on the outer side at mid-foot, face pointing outward, x toward the toe
+# (right shoe Rx(+90): device z -> foot -y, device y -> foot +z; left shoe Rx(-90):
+# z -> foot +y, so y points down).
+PLACEMENTS = {
+    "laces": (LACES_LEVER_ARM_M, (0.0, 0.0, 0.0)),
+    "heel": ((-0.025, 0.0, 0.045), (0.0, -90.0, 0.0)),
+    "side": ((0.10, -0.05, 0.04), (90.0, 0.0, 0.0)),
+}
+IMPACT_DECAY_M = 0.035  # a contact shock falls by e over this distance through the shoe
+IMPACT_GAIN_RANGE = (0.3, 12.0)
+
+
+def impact_gain_at(lever_arm_m, foot_length_m=0.19):
+    """(heel-contact, ball-contact) shock gains at a device position, relative to the laces.
+
+    The shoe is rigid for the slow motion, but a contact shock is local: it decays with
+    the distance from the struck point, exp(-d / IMPACT_DECAY_M), normalised so a device
+    on the laces sees the walker's impact_g; gains stay within IMPACT_GAIN_RANGE.
+    The heel counter, 5 cm from the heel, gets about 11x the laces' shock at a heel
+    strike: the transient peaks near 28 g for a 2.5 g walker, which the sample
+    averaging (the IMU's anti-aliasing) reads as 12-15 g at 208-416 Hz and less at
+    104 Hz; strong walkers clip at 16 g. A toe strike hardly reaches the heel.
+    """
+    lever = np.asarray(lever_arm_m, float)
+    laces = np.asarray(LACES_LEVER_ARM_M, float)
+    gains = []
+    for contact in (np.zeros(3), np.array([foot_length_m, 0.0, 0.0])):
+        d_ref = np.linalg.norm(laces - contact)
+        d = np.linalg.norm(lever - contact)
+        gains.append(float(np.clip(math.exp((d_ref - d) / IMPACT_DECAY_M), *IMPACT_GAIN_RANGE)))
+    return tuple(gains)
+
+
+def mount_preset(placement="laces", foot="right", foot_length_m=0.19,
+                 misalign_rpy_deg=(0.0, 0.0, 0.0), lever_shift_m=(0.0, 0.0, 0.0)):
+    """A Mount for a placement ("laces", "heel" or "side") on the given shoe.
+
+    misalign_rpy_deg: how crooked the clip sits on top of the placement's orientation
+    (real clips: up to MISALIGN_MAX_DEG); lever_shift_m moves it from the nominal spot.
+    """
+    if placement not in PLACEMENTS:
+        raise RetrostepError(f"placement {placement!r}: use one of {', '.join(PLACEMENTS)}")
+    lever, base = PLACEMENTS[placement]
+    lever = np.asarray(lever, float) + np.asarray(lever_shift_m, float)
+    if foot == "left":  # mirror the outer side across the foot's x-z plane
+        lever[1] = -lever[1]
+        base = (-base[0], base[1], base[2])
+    lever = tuple(float(v) for v in lever)
+    return Mount(lever_arm_m=lever, misalign_rpy_deg=tuple(misalign_rpy_deg),
+                 placement=placement, base_rpy_deg=tuple(float(v) for v in base),
+                 impact_gain=impact_gain_at(lever, foot_length_m))
 
 
 @dataclass
@@ -172,19 +283,40 @@ class SensorModel:
     accel_bias_max_g: float = 0.004
     accel_scale_error: Optional[tuple] = None  # per axis, e.g. 0.004 = +0.4 %
     gyro_scale_error: Optional[tuple] = None
-    scale_error_max: float = 0.008
+    scale_error_max: float = SCALE_ERROR_MAX
+    # cross-axis coupling: reading = (I + C) @ true, C a 3x3 with a zero diagonal
+    accel_cross_axis: Optional[tuple] = None  # 3x3 (rows: device axis read)
+    gyro_cross_axis: Optional[tuple] = None
+    cross_axis_max: float = 0.0  # draw range when None: 0 = an ideal part, see real()
+    # the board's sample clock runs fast by clock_error (0.007 = +0.7 %): sample k is
+    # taken at true time k / (rate (1 + e)) but stamped k / rate
+    clock_error: Optional[float] = None
+    clock_error_max: float = 0.0  # draw range when None, see real()
     accel_range_g: float = ACCEL_RANGE_G
     gyro_range_dps: float = GYRO_RANGE_DPS
     quantise: bool = False  # round to the LSB of the firmware's full scale
     jitter_frac: float = 0.003  # timestamp jitter (std) as a fraction of dt, capped at 1 %
     oversample: int = 0  # sub-samples averaged per output sample (0: about 1 kHz)
 
+    @classmethod
+    def real(cls, **fields):
+        """A part with every error of DESIGN.md section 4 drawn from the seed: bias,
+        scale, cross-axis coupling and clock error at their full ranges."""
+        fields.setdefault("cross_axis_max", CROSS_AXIS_MAX)
+        fields.setdefault("clock_error_max", CLOCK_ERROR_MAX)
+        return cls(**fields)
+
 
 @dataclass
 class Bout:
     """One activity. Gait parameters left None come from the subject and the kind.
 
-    kind: walk | jog | shuffle | turn (strides), still | tap | leg_swing (duration_s).
+    kind: walk | jog | shuffle | turn | sidestep (strides), still | tap | leg_swing
+    (duration_s). direction: forward | backward; for a sidestep left | right (the way
+    the foot travels, along its own y axis).
+
+    vibration_g_rms / vibration_dps_rms: the ground shakes the foot while it is on it
+    (gravel, grass, a treadmill deck; up to 0.2 g and 35 deg/s rms), see `Vibration`.
     """
 
     kind: str = "walk"
@@ -211,6 +343,8 @@ class Bout:
     treadmill: bool = False
     amplitude_deg: Optional[float] = None  # tap: toe lift; leg_swing: shank swing
     frequency_hz: Optional[float] = None  # tap / leg_swing rhythm
+    vibration_g_rms: float = 0.0  # ground vibration during contact, |accel| rms
+    vibration_dps_rms: float = 0.0  # ... and |angular rate| rms
 
 
 @dataclass
@@ -224,6 +358,9 @@ class Scenario:
     name: str = ""
     kind: str = ""  # label kind; derived from the bouts when empty
     start_heading_deg: float = 0.0
+    # the recording starts mid-walk: cropped at a random phase of one of the first
+    # strides of the first walking bout (no still lead-in; labels only from there on)
+    start_mid_walk: bool = False
 
 
 SUBJECTS = {
@@ -303,6 +440,13 @@ def _kind_defaults(kind, direction, s):
                     lift_frac=0.10, land_frac=0.10, lift_rate=0.4, land_rate=0.4,
                     clearance_m=0.015, lift_pitch_deg=6.0, land_pitch_deg=5.0,
                     impact_g=0.3 * s.impact_g)
+    if kind == "sidestep":
+        # lateral stepping: the foot lifts with little pitch (heel first), travels
+        # across itself and lands on the ball, then the heel lowers
+        return dict(stride_m=0.45, cadence_spm=0.8 * s.cadence_spm, stance_frac=0.66,
+                    lift_frac=0.12, land_frac=0.10, lift_rate=0.4, land_rate=0.4,
+                    clearance_m=0.5 * s.clearance_m, lift_pitch_deg=10.0, land_pitch_deg=8.0,
+                    impact_g=0.6 * s.impact_g)
     if kind == "turn":
         return dict(stride_m=0.06, cadence_spm=0.75 * s.cadence_spm, stance_frac=0.65,
                     lift_frac=0.10, land_frac=0.10, lift_rate=0.4, land_rate=0.4,
@@ -537,10 +681,13 @@ class Motion:
     ``imu(t)`` the ideal (error-free) specific force in g and angular rate in deg/s.
     """
 
-    def __init__(self, pieces, mount, subject, belts, impacts, labels, duration_s):
+    def __init__(self, pieces, mount, subject, belts, impacts, labels, duration_s,
+                 vibration=None):
         self.pieces = pieces
-        self.M = rpy_matrix(*mount.misalign_rpy_deg)
+        self.M = mount.rotation()
         self.lever = np.asarray(mount.lever_arm_m, float)
+        self.impact_gain = tuple(float(v) for v in mount.impact_gain)
+        self.vibration = vibration  # a Vibration, or None
         self.L = subject.foot_length_m
         self.shank = subject.shank_length_m
         self.belts = belts  # (t_start, t_end, ramp_s, velocity (3,))
@@ -610,7 +757,8 @@ class Motion:
         if len(t) > 1 and not np.all(np.diff(t) >= 0):
             order = np.argsort(t, kind="stable")
             t = t[order]
-        for tc, amp, direction in self.impacts:
+        for tc, amp, direction, contact in self.impacts:
+            amp = amp * self.impact_gain[contact]
             if amp == 0:
                 continue
             i0, i1 = np.searchsorted(t, [tc, tc + span])
@@ -651,12 +799,102 @@ class Motion:
             for a in range(0, len(t), chunk):
                 tt = t[a : a + chunk] + off
                 k = self._kinematics(tt)
-                Rd = k["R"] @ self.M
-                sf = np.einsum("nji,nj->ni", Rd, k["acc"] - G_VEC) / G
-                om = k["omega_foot"] @ self.M  # M^T omega, row-wise
+                if self.vibration is None:
+                    Rd = k["R"] @ self.M
+                    sf = np.einsum("nji,nj->ni", Rd, k["acc"] - G_VEC) / G
+                    om = k["omega_foot"] @ self.M  # M^T omega, row-wise
+                else:
+                    sf, om = self._shaken(tt, k)
                 acc_sum[a : a + chunk] += sf
                 gyr_sum[a : a + chunk] += np.degrees(om)
         return acc_sum / len(offs), gyr_sum / len(offs)
+
+
+    def _shaken(self, t, k):
+        """Specific force (g) and rate (rad/s, device frame) with ground vibration.
+
+        The foot is displaced by d(t) and turned by a small angle theta(t) (foot frame);
+        both are zero, with zero rate, at the edges of each contact, so velocity and
+        attitude come back: ZUPT still holds. To first order in theta (< 0.5 deg) the
+        foot-frame specific force turns by -theta x f and the rate gains theta'.
+        """
+        acc_w, theta, rate = self.vibration(t)
+        f = np.einsum("nji,nj->ni", k["R"], k["acc"] + acc_w - G_VEC)
+        f = f - np.cross(theta, f)
+        sf = f @ self.M / G
+        om = (k["omega_foot"] + rate) @ self.M
+        return sf, om
+
+
+class Vibration:
+    """Band-limited random ground vibration during contact, deterministic from a seed.
+
+    windows: (t0, t1, accel_g_rms, rate_dps_rms) contact intervals. Each axis carries a
+    sum of sinusoids with frequencies spread over `band_hz` (flat acceleration
+    spectrum), scaled so the vector's rms is the asked level (a third of the power on
+    each axis), times an envelope that rises and falls smoothly over `TAPER_S` at the
+    window's ends. The vibration is a displacement and an angle, so its acceleration and
+    rate are their exact derivatives and integrate to zero over each window.
+    """
+
+    TAPER_S = 0.03
+    TONES = 24
+
+    def __init__(self, windows, rng, band_hz=(15.0, 60.0)):
+        self.windows = [w for w in windows if w[1] > w[0] and (w[2] > 0 or w[3] > 0)]
+        lo, hi = band_hz
+        n = self.TONES
+        self.w = 2 * math.pi * rng.uniform(lo, hi, (2, 3, n))  # rad/s: [accel|angle][axis]
+        self.phase = rng.uniform(0, 2 * math.pi, (2, 3, n))
+        weights = rng.uniform(0.5, 1.0, (2, 3, n))
+        # unit rms of the observed derivative per axis (accel: 2nd, angle: 1st)
+        amp = weights / self.w ** np.array([2, 1])[:, None, None]
+        obs = amp * self.w ** np.array([2, 1])[:, None, None]
+        self.amp = amp / np.sqrt((obs ** 2).sum(-1, keepdims=True) / 2) / math.sqrt(3)
+
+    def _envelope(self, t):
+        """Per-sample level (accel m/s^2, rate rad/s) shape e, e', e'' of the windows."""
+        e = np.zeros((3, len(t)))
+        lev = np.zeros((2, len(t)))
+        for t0, t1, a_g, r_dps in self.windows:
+            inside = (t > t0) & (t < t1)
+            if not inside.any():
+                continue
+            ramp = min(self.TAPER_S, 0.25 * (t1 - t0))
+            tt = t[inside]
+            up, down = np.clip((tt - t0) / ramp, 0, 1), np.clip((t1 - tt) / ramp, 0, 1)
+            mu, md = _mj3(up), _mj3(down)
+            e[0, inside] = mu[0] * md[0]
+            e[1, inside] = (mu[1] * md[0] - mu[0] * md[1]) / ramp
+            e[2, inside] = (mu[2] * md[0] - 2 * mu[1] * md[1] + mu[0] * md[2]) / ramp**2
+            lev[0, inside] = a_g * G
+            lev[1, inside] = math.radians(r_dps)
+        return e, lev
+
+    def __call__(self, t):
+        """World acceleration (n, 3) m/s^2, foot-frame angle (n, 3) rad and rate rad/s."""
+        t = np.asarray(t, float)
+        acc, theta, rate = (np.zeros((len(t), 3)) for _ in range(3))
+        e, lev = self._envelope(t)
+        on = np.flatnonzero(e[0] != 0)
+        if len(on) == 0:
+            return acc, theta, rate
+        ph = self.w[:, :, None, :] * t[on][None, None, :, None] + self.phase[:, :, None, :]
+        a = self.amp[:, :, None, :]
+        s0 = (a * np.sin(ph)).sum(-1)  # (2, 3, m)
+        s1 = (a * self.w[:, :, None, :] * np.cos(ph)).sum(-1)
+        s2 = -(a * self.w[:, :, None, :] ** 2 * np.sin(ph)).sum(-1)
+        e0, e1, e2 = e[:, on]
+        acc[on] = (lev[0, on] * (e2 * s0[0] + 2 * e1 * s1[0] + e0 * s2[0])).T
+        theta[on] = (lev[1, on] * e0 * s0[1]).T
+        rate[on] = (lev[1, on] * (e1 * s0[1] + e0 * s1[1])).T
+        return acc, theta, rate
+
+
+def _mj3(s):
+    """Minimum-jerk ramp 0 -> 1 and its first two derivatives in s."""
+    return (s**3 * (10 - 15 * s + 6 * s * s), 30 * s * s * (1 - s) ** 2,
+            60 * s * (1 - s) * (1 - 2 * s))
 
 
 def _belt_distance(t, t0, t1, ramp):
@@ -682,8 +920,9 @@ def _check_bout(b, i):
     if b.kind not in KINDS:
         raise RetrostepError(f"{where}: unknown kind; use one of {', '.join(KINDS)}")
     if b.kind in WALKING_KINDS:
-        if b.direction not in DIRECTIONS:
-            raise RetrostepError(f"{where}: direction must be 'forward' or 'backward'")
+        allowed = SIDE_DIRECTIONS if b.kind == "sidestep" else DIRECTIONS
+        if b.direction not in allowed:
+            raise RetrostepError(f"{where}: direction must be '{allowed[0]}' or '{allowed[1]}'")
         if not (isinstance(b.strides, (int, np.integer)) and b.strides >= 1):
             raise RetrostepError(f"{where}: strides must be a whole number >= 1")
         if b.other_steps is not None and abs(b.other_steps - b.strides) > 1:
@@ -710,6 +949,24 @@ def _unit(v):
     return v / n if n > 0 else v
 
 
+def _stride_plan(kind, direction):
+    """How a stride of this kind departs, travels and arrives.
+
+    dep: (contact point u of the departure pivot, sign of its pitch), arr: the same for
+    the arrival, travel: +1 / -1 along the walking path or, for side-steps, along the
+    foot's own y axis (+ = left); impact: (foot-frame x, y of the braking shock,
+    contact 0 = heel, 1 = ball).
+    """
+    if kind == "sidestep":
+        ls = 1.0 if direction == "left" else -1.0
+        return {"dep": (1.0, 1.0), "arr": (1.0, 1.0), "travel": ls, "sideways": True,
+                "impact": (0.0, -0.35 * ls, 1)}
+    sgn = 1.0 if direction == "forward" else -1.0
+    fwd = sgn > 0
+    return {"dep": (1.0 if fwd else 0.0, sgn), "arr": (0.0 if fwd else 1.0, -sgn),
+            "travel": sgn, "sideways": False, "impact": (-0.35 * sgn, 0.0, 0 if fwd else 1)}
+
+
 def build_motion(scenario, seed=0):
     """The ground-truth motion and labels of a scenario (no sensor errors yet)."""
     sc = _scenario(scenario)
@@ -733,19 +990,24 @@ def build_motion(scenario, seed=0):
     strides, bouts_out, belts, impacts, other_steps = [], [], [], [], []
     stance_times = []  # (t, 'before'/'after', stride index)
 
-    def impact(amp_g, foot_dir_x):
+    def impact(amp_g, foot_dir_x, foot_dir_y=0.0, contact=0):
         yaw = tl.state[_I["yaw"]]
-        d = _unit(np.array([foot_dir_x * math.cos(yaw), foot_dir_x * math.sin(yaw), 1.0]))
-        impacts.append((tl.t, amp_g * G, d))
+        c, s_ = math.cos(yaw), math.sin(yaw)
+        if foot_dir_y == 0.0:
+            d = np.array([foot_dir_x * c, foot_dir_x * s_, 1.0])
+        else:
+            d = np.array([foot_dir_x * c - foot_dir_y * s_, foot_dir_x * s_ + foot_dir_y * c, 1.0])
+        impacts.append((tl.t, amp_g * G, _unit(d), contact))
 
     for bi, b in enumerate(sc.bouts):
         t_bout = tl.t
         entry = {"kind": b.kind, "t_start_s": t_bout}
         if b.kind in WALKING_KINDS:
             g = resolve_gait(b, subj)
-            fwd = b.direction == "forward"
-            sgn = 1.0 if fwd else -1.0
-            label_dir = "in_place" if b.kind == "turn" else b.direction
+            plan = _stride_plan(b.kind, b.direction)
+            sgn = plan["travel"]
+            label_dir = ("in_place" if b.kind == "turn" else
+                         "sideways" if plan["sideways"] else b.direction)
             if b.kind == "turn":
                 dchi_nominal = math.radians(b.turn_deg) / b.strides
             first_index = len(strides)
@@ -791,9 +1053,9 @@ def build_motion(scenario, seed=0):
                 h0 = tl.heel()
                 t_start = tl.t
                 # departure pivot: forward about the ball (heel rises, toe down),
-                # backward about the heel (toe rises)
-                u_dep = 1.0 if fwd else 0.0
-                th_dep = math.radians(g.lift_pitch_deg) * sgn
+                # backward about the heel (toe rises); side-steps about the ball
+                u_dep, dep_sign = plan["dep"]
+                th_dep = math.radians(g.lift_pitch_deg) * dep_sign
                 w_dep = g.lift_rate * th_dep / T_dep
                 tl.rebase(u_dep)
                 tl.add(T_dep, hermite={"pitch": (0.0, 0.0, th_dep, w_dep, 0.0)})
@@ -802,12 +1064,17 @@ def build_motion(scenario, seed=0):
                 lat = lateral[k]
                 along = np.array([math.cos(chim), math.sin(chim), 0.0])
                 left = np.array([-math.sin(chim), math.cos(chim), 0.0])
-                h1 = h0 + sgn * S * along + lat * left
+                if plan["sideways"]:  # across the foot: along its own y axis
+                    psi = chim + toe_out
+                    toe = np.array([math.cos(psi), math.sin(psi), 0.0])
+                    h1 = h0 + sgn * S * np.array([-toe[1], toe[0], 0.0]) + lat * toe
+                else:
+                    h1 = h0 + sgn * S * along + lat * left
                 h1[2] = 0.0
                 yaw1 = chi1 + toe_out + yaw_jitter[k]
-                u_arr = 0.0 if fwd else 1.0
+                u_arr, arr_sign = plan["arr"]
                 c_arr = h1 + u_arr * L * np.array([math.cos(yaw1), math.sin(yaw1), 0.0])
-                th_arr = -math.radians(g.land_pitch_deg) * sgn
+                th_arr = math.radians(g.land_pitch_deg) * arr_sign
                 w_arr = -g.land_rate * th_arr / T_arr  # rotating toward flat
                 tl.add(
                     T_sw,
@@ -818,8 +1085,9 @@ def build_motion(scenario, seed=0):
                 )
                 t_land = tl.t
                 # impact: braking toward the heel on a heel strike, toward the toe on a
-                # toe strike (the ground stops the foot's backward motion)
-                impact(g.impact_g, -0.35 * sgn)
+                # toe strike (the ground stops the foot's backward motion), against
+                # the travel on a side-step
+                impact(g.impact_g, *plan["impact"])
                 tl.add(T_arr, hermite={"pitch": (w_arr, 0.0, 0.0, 0.0, 0.0)})
                 t_flat = tl.t
                 chi = chi1
@@ -846,6 +1114,8 @@ def build_motion(scenario, seed=0):
                 "curve_from_stride": b.curve_from_stride,
                 "_first": first_index,
             })
+            if plan["sideways"]:
+                entry["side"] = b.direction
         elif b.kind == "still":
             tl.hold(b.duration_s)
         elif b.kind == "tap":
@@ -864,7 +1134,7 @@ def build_motion(scenario, seed=0):
                 a = amp * (1.0 + 0.1 * var * rng.standard_normal())
                 tl.add(0.4 * P, hermite={"pitch": (0.0, 0.0, -a, 0.0, 0.0)})
                 tl.add(0.25 * P, hermite={"pitch": (0.0, 0.0, 0.0, 0.0, 0.0)})
-                impact(imp, 0.0)
+                impact(imp, 0.0, 0.0, 1)
                 tl.hold(0.35 * P)
                 taps += 1
             tl.hold(end - tl.t)
@@ -898,9 +1168,39 @@ def build_motion(scenario, seed=0):
         bouts_out.append(entry)
 
     duration = tl.t
-    motion = Motion(tl.pieces(), sc.mount, subj, belts, impacts, None, duration)
+    vibration = None
+    windows = _contact_windows(sc.bouts, bouts_out, strides)
+    if windows:
+        vib_rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(3,)))
+        vibration = Vibration(windows, vib_rng)
+    motion = Motion(tl.pieces(), sc.mount, subj, belts, impacts, None, duration, vibration)
     motion.labels = _labels(sc, motion, strides, bouts_out, other_steps, seed)
     return motion
+
+
+def _contact_windows(bouts, entries, strides):
+    """(t0, t1, g_rms, dps_rms) of every interval the foot is on a vibrating ground.
+
+    Walking bouts: from the bout's start to the first lift-off, each landing to the next
+    lift-off, the last landing to the bout's end; still and tap bouts: all of it; a
+    swinging leg is off the floor. Touching windows of the same ground are merged.
+    """
+    out = []
+    for bi, (b, entry) in enumerate(zip(bouts, entries)):
+        level = (float(b.vibration_g_rms), float(b.vibration_dps_rms))
+        if not (level[0] > 0 or level[1] > 0) or b.kind == "leg_swing":
+            continue
+        edges = [entry["t_start_s"]]
+        for st in strides:
+            if st["bout"] == bi:
+                edges += [st["t_lift_s"], st["t_land_s"]]
+        edges.append(entry["t_end_s"])
+        for t0, t1 in zip(edges[::2], edges[1::2]):
+            if out and abs(out[-1][1] - t0) < 1e-12 and out[-1][2:] == level:
+                out[-1] = (out[-1][0], t1) + level
+            else:
+                out.append((t0, t1) + level)
+    return out
 
 
 def _wrap(a):
@@ -966,6 +1266,7 @@ def _labels(sc, motion, strides, bouts, other_steps, seed):
         "steps": len(steps),
         "forward_steps": count("forward"),
         "backward_steps": count("backward"),
+        "sideways_steps": count("sideways"),
         "in_place_steps": count("in_place"),
         "strides": out_strides,
         "step_events": steps,
@@ -996,17 +1297,19 @@ def simulate(scenario, seed=0, *, ideal=None):
     1 kHz by default), a simple anti-aliasing filter like the IMU's own; use
     `Motion.imu` for point values.
 
-    Labels (JSON-able)::
+    Labels (JSON-able; every time on the trace's time base: clock error and a mid-walk
+    start applied, only what lands inside the trace)::
 
         kind, name, seed, rate_hz, duration_s, subject, mount, sensor
         strides: [{t_start_s (heel/toe starts rising), t_lift_s (foot leaves the
                    ground), t_land_s (initial contact), t_flat_s (flat again),
-                   direction: forward|backward|in_place, vector_m: [dx, dy, dz] IMU
+                   direction: forward|backward|sideways|in_place, vector_m: IMU
                    displacement stance to stance, world frame (treadmill: relative to
                    the belt), length_m (horizontal), position_m (IMU at the following
                    stance, room frame), heading_deg (foot yaw), bout, room_vector_m
                    (treadmill only: room-frame displacement over the same interval)}]
-        steps: steps of both feet; forward_steps, backward_steps, in_place_steps
+        steps: steps of both feet; forward_steps, backward_steps, sideways_steps,
+               in_place_steps
         step_events: [{t_land_s, foot: instrumented|other, direction}]
         drift: {lateral_offset_m: [[t_s, offset_m], ...] (per backward stride, + =
                 left of the line through the bout's start along its first 3 strides),
@@ -1020,9 +1323,19 @@ def simulate(scenario, seed=0, *, ideal=None):
     motion = build_motion(sc, seed)
     rate = float(sc.rate_hz)
     dt = 1.0 / rate
-    n = int(math.floor(motion.duration_s * rate + 1e-9)) + 1
-    t = np.arange(n) * dt
     sm = sc.sensor
+    # the newer errors and the crop draw from their own stream, so scenarios without
+    # them give the same numbers as before they existed
+    extra = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2,)))
+    acc_cross = _draw_cross(extra, sm.accel_cross_axis, sm.cross_axis_max)
+    gyr_cross = _draw_cross(extra, sm.gyro_cross_axis, sm.cross_axis_max)
+    given_clock = None if sm.clock_error is None else [sm.clock_error]
+    clock = 0.0 if ideal else float(_draw(extra, given_clock, sm.clock_error_max, 1)[0])
+    crop_u = extra.uniform(0.0, 1.0, 2)
+    t0 = _mid_walk_start(motion.labels, crop_u) if sc.start_mid_walk else 0.0
+    n = int(math.floor((motion.duration_s - t0) * rate * (1 + clock) + 1e-9)) + 1
+    t = np.arange(n) * dt  # the board's stamps
+    t_true = t0 + t / (1 + clock)  # when the samples really were taken
     rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(2)[1])
     # draw every random number in a fixed order, whether used or not
     gyro_bias = _draw(rng, sm.gyro_bias_dps, sm.gyro_bias_max_dps)
@@ -1039,10 +1352,14 @@ def simulate(scenario, seed=0, *, ideal=None):
     jitter = np.clip(rng.standard_normal(n) * sm.jitter_frac, -0.01, 0.01) * dt
 
     K = sm.oversample or max(1, int(math.ceil(1000.0 / rate)))
-    accel, gyro = motion.imu(t, oversample=K, dt=dt)
+    accel, gyro = motion.imu(t_true, oversample=K, dt=dt / (1 + clock))
     if ideal:
         t_out = t
     else:
+        if acc_cross.any():
+            accel = accel @ (np.eye(3) + acc_cross).T
+        if gyr_cross.any():
+            gyro = gyro @ (np.eye(3) + gyr_cross).T
         accel = accel * (1 + accel_scale) + accel_bias + acc_noise
         gyro = gyro * (1 + gyro_scale) + gyro_bias + walk + gyr_noise
         accel = np.clip(accel, -sm.accel_range_g, sm.accel_range_g)
@@ -1057,6 +1374,10 @@ def simulate(scenario, seed=0, *, ideal=None):
             gyro = np.clip(np.round(gyro / g_lsb), -32768, 32767) * g_lsb
         t_out = t + jitter
     labels = motion.labels
+    if t0 != 0.0 or clock != 0.0:
+        labels = to_trace_time(labels, t0, 1 + clock, t[-1])
+    if sc.start_mid_walk:
+        labels["trace_start_s"] = t0  # motion time of the first sample
     labels["ideal"] = ideal
     labels["samples"] = n
     if ideal:
@@ -1069,6 +1390,9 @@ def simulate(scenario, seed=0, *, ideal=None):
             accel_bias_g=accel_bias.tolist(),
             accel_scale_error=accel_scale.tolist(),
             gyro_scale_error=gyro_scale.tolist(),
+            accel_cross_axis=acc_cross.tolist(),
+            gyro_cross_axis=gyr_cross.tolist(),
+            clock_error=clock,
             accel_noise_g_rms=sm.accel_noise_ug_rthz * 1e-6 * math.sqrt(rate / 2),
             gyro_noise_dps_rms=sm.gyro_noise_mdps_rthz * 1e-3 * sm.gyro_noise_factor
             * math.sqrt(rate / 2),
@@ -1088,6 +1412,88 @@ def simulate(scenario, seed=0, *, ideal=None):
     trace = Trace(t_s=t_out, accel_g=np.ascontiguousarray(accel),
                   gyro_dps=np.ascontiguousarray(gyro), meta=meta)
     return trace, labels
+
+
+def _draw_cross(rng, given, limit):
+    """A 3x3 cross-axis coupling with a zero diagonal: given, else off-diagonals uniform
+    in +-limit (always consumes rng)."""
+    drawn = np.zeros((3, 3))
+    drawn[~np.eye(3, dtype=bool)] = rng.uniform(-limit, limit, 6)
+    if given is None:
+        return drawn
+    C = np.array(given, float)
+    if C.shape != (3, 3):
+        raise RetrostepError("a cross-axis coupling is a 3x3 matrix (rows: axis read)")
+    np.fill_diagonal(C, 0.0)
+    return C
+
+
+def _mid_walk_start(labels, u):
+    """Where a mid-walk recording starts: a phase u[1] of one of the first two strides
+    (u[0] picks which) of the first walking bout, in motion time."""
+    strides = labels["strides"]
+    if not strides:
+        raise RetrostepError("start_mid_walk needs a bout with strides")
+    first = [s for s in strides if s["bout"] == strides[0]["bout"]]
+    k = min(int(u[0] * min(2, len(first))), len(first) - 1)
+    start = first[k]["t_start_s"]
+    end = first[k + 1]["t_start_s"] if k + 1 < len(first) else first[k]["t_flat_s"]
+    return start + u[1] * (end - start)
+
+
+def _count_steps(labels):
+    events = labels["step_events"]
+    labels["steps"] = len(events)
+    for d in ("forward", "backward", "sideways", "in_place"):
+        labels[f"{d}_steps"] = sum(1 for e in events if e["direction"] == d)
+
+
+def to_trace_time(labels, t0, factor, t_last):
+    """Labels moved onto a trace's time base: t -> (t - t0) * factor, then only what
+    lies inside [0, t_last] (strides and steps by their landing).
+
+    t0: where the recording starts (motion time); factor: 1 + the clock error (a fast
+    clock stamps more time than passed). Bouts cut by the start are clipped and their
+    counts redone; bouts wholly before it are dropped.
+    """
+    tt = lambda x: (x - t0) * factor  # noqa: E731
+    inside = lambda x: 0.0 <= x <= t_last + 1e-9  # noqa: E731
+    out = dict(labels)
+    out["duration_s"] = tt(labels["duration_s"])
+    kept, index = [], {}
+    for i, b in enumerate(labels["bouts"]):
+        b = dict(b, t_start_s=tt(b["t_start_s"]), t_end_s=tt(b["t_end_s"]))
+        if b["t_end_s"] <= 0.0:
+            continue
+        if b.get("leaves_line_t_s") is not None:
+            b["leaves_line_t_s"] = tt(b["leaves_line_t_s"])
+        b["_cut"] = b["t_start_s"] < 0.0 or b["t_end_s"] > t_last
+        b["t_start_s"], b["t_end_s"] = max(b["t_start_s"], 0.0), min(b["t_end_s"], t_last)
+        index[i] = len(kept)
+        kept.append(b)
+    strides = []
+    for s in labels["strides"]:
+        s = dict(s, **{k: tt(s[k]) for k in ("t_start_s", "t_lift_s", "t_land_s", "t_flat_s")})
+        if inside(s["t_land_s"]) and s["bout"] in index:
+            s["bout"] = index[s["bout"]]
+            strides.append(s)
+    out["strides"] = strides
+    out["step_events"] = [dict(e, t_land_s=tt(e["t_land_s"])) for e in labels["step_events"]]
+    out["step_events"] = [e for e in out["step_events"] if inside(e["t_land_s"])]
+    _count_steps(out)
+    for i, b in enumerate(kept):
+        if b.pop("_cut") and "strides" in b:
+            b["strides"] = sum(1 for s in strides if s["bout"] == i)
+            b["steps"] = sum(1 for e in out["step_events"]
+                             if b["t_start_s"] <= e["t_land_s"] <= b["t_end_s"])
+    out["bouts"] = kept
+    drift = dict(labels["drift"])
+    series = [[tt(t), o] for t, o in drift["lateral_offset_m"]]
+    drift["lateral_offset_m"] = [p for p in series if inside(p[0])]
+    over = [t for t, o in drift["lateral_offset_m"] if abs(o) > drift["limit_m"]]
+    drift["leaves_line_t_s"] = over[0] if over else None
+    out["drift"] = drift
+    return out
 
 
 def _jsonable(x, digits=6):
@@ -1194,30 +1600,36 @@ def plot_stride_pair(path, rate_hz=208.0, subject="adult", seed=0):
 # ---------------------------------------------------------------------------- command
 
 
-def _triple(text, what):
+def _numbers(text, count, what):
     try:
         vals = [float(v) for v in text.split(",")]
     except ValueError:
         vals = []
-    if len(vals) != 3:
-        raise RetrostepError(f"{what} {text!r}: give three numbers separated by commas")
+    if len(vals) != count:
+        words = {2: "two", 3: "three"}.get(count, str(count))
+        raise RetrostepError(f"{what} {text!r}: give {words} numbers separated by commas")
     return tuple(vals)
+
+
+def _triple(text, what):
+    return _numbers(text, 3, what)
 
 
 def register(subparsers):
     p = subparsers.add_parser(
         "simulate",
         help="simulate a shoe IMU trace with labels",
-        description="Simulate a rigid shoe with an IMU on the laces (retrostep.gaitsim) "
+        description="Simulate a rigid shoe with an IMU clipped to it (retrostep.gaitsim) "
         "and write TRACE.csv plus TRACE.labels.json. A lead-in and lead-out of standing "
-        "still frame the bout. --plot PNG draws one forward and one backward stride "
+        "still frame the bout (not with --mid-walk). --plot PNG draws one forward and one backward stride "
         "(e.g. `retrostep simulate --plot docs/stride_forward_backward.png`).",
     )
     p.add_argument("-o", "--out", metavar="TRACE.csv", help="trace to write (labels beside it)")
     p.add_argument("--out-dir", metavar="DIR", help="write DIR/NAME.csv instead")
     p.add_argument("--name", help="case name for --out-dir (default: from the kind)")
     p.add_argument("--kind", default="walk", choices=[k.replace("_", "-") for k in KINDS])
-    p.add_argument("--direction", default="forward", choices=DIRECTIONS)
+    p.add_argument("--direction", default="forward", choices=DIRECTIONS + SIDE_DIRECTIONS,
+                   help="forward | backward; left | right for --kind sidestep")
     p.add_argument("--strides", type=int, default=20, help="strides of the instrumented foot")
     p.add_argument("--duration", type=float, default=30.0,
                    help="seconds, for still / tap / leg-swing")
@@ -1228,14 +1640,22 @@ def register(subparsers):
     p.add_argument("--cadence", type=float, help="steps per minute")
     p.add_argument("--curve-deg-per-m", type=float, default=0.0,
                    help="heading change per metre walked (+ = left)")
+    p.add_argument("--mount", default="laces", choices=sorted(PLACEMENTS),
+                   help="where the clip holds the device (default laces)")
     p.add_argument("--misalign", metavar="R,P,Y", default="0,0,0",
-                   help="mount roll,pitch,yaw relative to the foot, degrees")
+                   help="mount roll,pitch,yaw relative to its placement, degrees")
     p.add_argument("--lever-arm", metavar="X,Y,Z",
                    help="device position from the heel in the foot frame, m")
     p.add_argument("--treadmill", action="store_true")
     p.add_argument("--impact-g", type=float, help="contact transient peak, g")
     p.add_argument("--lead-in", type=float, default=3.0,
                    help="seconds standing still before and after (default 3)")
+    p.add_argument("--mid-walk", action="store_true",
+                   help="start the recording mid-walk (no lead-in, random stride phase)")
+    p.add_argument("--vibration", metavar="G,DPS", help="ground vibration at contact, "
+                   "rms accel (g) and rate (deg/s), e.g. 0.2,35")
+    p.add_argument("--real-sensor", action="store_true", help="also draw cross-axis "
+                   "coupling (+-0.5 %%) and clock error (+-0.7 %%) from the seed")
     p.add_argument("--ideal", action="store_true", help="no sensor errors, no jitter")
     p.add_argument("--quantise", action="store_true", help="round to the IMU's LSB")
     p.add_argument("--plot", metavar="PNG", help="draw one forward and one backward stride")
@@ -1244,22 +1664,33 @@ def register(subparsers):
 
 def scenario_from_args(args):
     kind = args.kind.replace("-", "_")
-    mount = Mount(misalign_rpy_deg=_triple(args.misalign, "--misalign"))
+    subject = SUBJECTS[args.subject]
+    misalign = _triple(args.misalign, "--misalign")
+    if args.mount == "laces":  # the documented mount, kept as plain as it always was
+        mount = Mount(misalign_rpy_deg=misalign)
+    else:
+        mount = mount_preset(args.mount, subject.foot, subject.foot_length_m, misalign)
     if args.lever_arm:
-        mount.lever_arm_m = _triple(args.lever_arm, "--lever-arm")
+        mount = replace(mount, lever_arm_m=_triple(args.lever_arm, "--lever-arm"))
+        if args.mount != "laces":
+            mount.impact_gain = impact_gain_at(mount.lever_arm_m, subject.foot_length_m)
+    vib = (0.0, 0.0)
+    if args.vibration:
+        vib = _numbers(args.vibration, 2, "--vibration")
     bout = Bout(kind=kind, direction=args.direction, strides=args.strides,
                 duration_s=args.duration, stride_m=args.stride_m, cadence_spm=args.cadence,
                 curve_deg_per_m=args.curve_deg_per_m, treadmill=args.treadmill,
-                impact_g=args.impact_g)
+                impact_g=args.impact_g, vibration_g_rms=vib[0], vibration_dps_rms=vib[1])
     bouts = [bout]
-    if args.lead_in > 0:
+    if args.lead_in > 0 and not args.mid_walk:
         bouts = [Bout("still", duration_s=args.lead_in), bout,
                  Bout("still", duration_s=args.lead_in)]
-    name = args.name or (f"{kind}_{args.direction}" if kind in ("walk", "jog", "shuffle")
-                         else kind)
-    return Scenario(bouts=bouts, subject=SUBJECTS[args.subject], mount=mount,
-                    sensor=SensorModel(quantise=args.quantise), rate_hz=args.rate,
-                    ideal=args.ideal, name=name, kind=kind)
+    name = args.name or (f"{kind}_{args.direction}"
+                         if kind in ("walk", "jog", "shuffle", "sidestep") else kind)
+    sensor = (SensorModel.real if args.real_sensor else SensorModel)(quantise=args.quantise)
+    return Scenario(bouts=bouts, subject=subject, mount=mount, sensor=sensor,
+                    rate_hz=args.rate, ideal=args.ideal, name=name, kind=kind,
+                    start_mid_walk=args.mid_walk)
 
 
 def do_simulate(args):
@@ -1286,7 +1717,8 @@ def do_simulate(args):
 
 
 __all__ = [
-    "Bout", "Gait", "Motion", "Mount", "Scenario", "SensorModel", "Subject", "SUBJECTS",
-    "build_motion", "labels_path", "plot_stride_pair", "resolve_gait", "reverse_bout",
-    "rpy_matrix", "simulate", "write_case",
+    "Bout", "Gait", "Motion", "Mount", "PLACEMENTS", "Scenario", "SensorModel", "Subject",
+    "SUBJECTS", "Vibration", "build_motion", "impact_gain_at", "labels_path",
+    "mount_preset", "plot_stride_pair", "resolve_gait", "reverse_bout", "rpy_matrix",
+    "simulate", "to_trace_time", "write_case",
 ]
