@@ -10,7 +10,7 @@ import numpy as np
 from .errors import RetrostepError
 from .firmware import gait
 from .replay import engine_settings, new_engine
-from .trace import quantise, read_trace
+from .trace import gap_rows, quantise, read_trace
 
 DIR_COLOURS = {"forward": "tab:cyan", "backward": "tab:orange"}
 AXIS_COLOURS = ("tab:red", "tab:green", "tab:blue")
@@ -19,7 +19,8 @@ AXIS_COLOURS = ("tab:red", "tab:green", "tab:blue")
 def engine_timeline(board, settings=None, calibrate_strides=0):
     """Run the engine one sample at a time and record its state after each sample.
 
-    Returns a dict of numpy arrays (stance, heading_deg, lateral_m) and the raw events.
+    Returns a dict of numpy arrays (stance, heading_deg, lateral_m; one value per row of
+    board.samples) and the raw events. The engine is told of the board's gaps.
     Slower than replay (one feed() call per sample); meant for charts of short traces.
     """
     from array import array
@@ -29,12 +30,15 @@ def engine_timeline(board, settings=None, calibrate_strides=0):
     flat = array("h")
     flat.frombytes(board.samples.astype("<i2").tobytes())
     n = len(board.samples)
+    lost_before = dict(gap_rows(board.gaps))
     stance = np.zeros(n, dtype=bool)
     heading = np.zeros(n)
     lateral = np.zeros(n)
     ev = array("i", [0] * gait.EV_FIELDS)
     events = []
     for k in range(n):
+        if k in lost_before:
+            eng.gap(lost_before[k])
         eng.feed(flat, k, k + 1)
         stance[k] = eng.in_stance
         heading[k] = eng.heading_bam() * 360 / 65536
@@ -53,9 +57,13 @@ def plot_replay(trace, out_png, title=None, settings=None):
 
     board = quantise(trace)
     tl, events = engine_timeline(board, *engine_settings(trace.meta, settings))
-    t = board.time_of(np.arange(len(board.samples)))
-    acc = board.samples[:, :3].astype(float) * board.accel_ug_per_lsb / 1e6
-    gyr = board.samples[:, 3:].astype(float) * board.gyro_udps_per_lsb / 1e6
+    # a NaN where samples were lost, so no line is drawn across a gap
+    cut = [row for row, _ in gap_rows(board.gaps)]
+    t = np.insert(board.time_of(board.indices()), cut, np.nan)
+    acc = np.insert(board.samples[:, :3] * (board.accel_ug_per_lsb / 1e6), cut, np.nan, 0)
+    gyr = np.insert(board.samples[:, 3:] * (board.gyro_udps_per_lsb / 1e6), cut, np.nan, 0)
+    tl = {key: np.insert(v.astype(float), cut, np.nan) for key, v in tl.items()}
+    tl["stance"] = tl["stance"] == 1
 
     fig, ax = plt.subplots(4, 1, figsize=(13, 10), sharex=True,
                            gridspec_kw={"height_ratios": [3, 3, 2, 2]})
@@ -89,6 +97,10 @@ def plot_replay(trace, out_png, title=None, settings=None):
                            xytext=(4, 4), textcoords="offset points")
         elif e[0] == gait.EV_ON_LINE:
             ax[3].axvline(board.time_of(e[1]), color="green", lw=1, ls="--")
+    for start, lost in board.gaps:
+        for a in ax:
+            a.axvspan(board.time_of(start - 1), board.time_of(start + lost), color="tab:red",
+                      alpha=0.15, lw=0, label="samples lost" if a is ax[3] else None)
     ax[3].plot([], [], color="red", label="drift alert")
     ax[3].plot([], [], color="green", ls="--", label="back on the line")
     ax[3].legend(loc="upper left", fontsize=8)

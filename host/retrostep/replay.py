@@ -11,7 +11,7 @@ from array import array
 
 from .errors import RetrostepError
 from .firmware import gait
-from .trace import quantise, read_trace
+from .trace import gap_rows, quantise, read_trace
 
 EVENT_NAMES = {
     gait.EV_STRIDE: "stride",
@@ -49,24 +49,38 @@ def engine_settings(meta, settings=None):
 
 
 def run_engine(samples, odr_hz, accel_ug_per_lsb, gyro_udps_per_lsb, settings=None,
-               calibrate_strides=0):
+               calibrate_strides=0, gaps=()):
     """Feed int16 samples (n x 6: ax ay az gx gy gz) to a fresh engine.
 
-    Returns (engine, raw events): each raw event is the engine's EV_FIELDS ints.
+    `gaps` are the samples lost, as BoardSamples.gaps: [(sample index, number lost)];
+    the engine is told of each (`gap()`) where it falls, so its sample count stays on
+    the trace's time base. Returns (engine, raw events): each raw event is the engine's
+    EV_FIELDS ints.
     """
     eng = new_engine(odr_hz, accel_ug_per_lsb, gyro_udps_per_lsb, settings,
                      calibrate_strides)
+    return eng, feed_engine(eng, samples, gaps)
+
+
+def feed_engine(eng, samples, gaps=()):
+    """Feed `samples` to `eng` in CHUNK batches, calling eng.gap(lost) at each gap.
+
+    Returns the raw events popped.
+    """
     flat = array("h")
     flat.frombytes(samples.astype("<i2").tobytes())
     n = len(flat) // 6
     ev = array("i", [0] * gait.EV_FIELDS)
     events = []
     done = 0
-    while done < n:
-        done = eng.feed(flat, done, min(n, done + CHUNK))
-        while eng.pop(ev):
-            events.append(tuple(ev))
-    return eng, events
+    for stop, lost in [*gap_rows(gaps), (n, 0)]:
+        while done < stop:
+            done = eng.feed(flat, done, min(stop, done + CHUNK))
+            while eng.pop(ev):
+                events.append(tuple(ev))
+        if lost:
+            eng.gap(lost)
+    return events
 
 
 def new_engine(odr_hz, accel_ug_per_lsb, gyro_udps_per_lsb, settings=None,
@@ -105,8 +119,12 @@ def replay_trace(trace, settings=None):
     board = quantise(trace)
     settings, cal = engine_settings(trace.meta, settings)
     eng, raw = run_engine(board.samples, board.odr_hz, board.accel_ug_per_lsb,
-                          board.gyro_udps_per_lsb, settings, cal)
-    return _result(eng, raw, len(board.samples), board.odr_hz, board.time_of)
+                          board.gyro_udps_per_lsb, settings, cal, board.gaps)
+    result = _result(eng, raw, len(board.samples) + board.lost, board.odr_hz,
+                     board.time_of)
+    if trace.gaps:
+        result["gaps"] = [[round(a, 6), round(b, 6)] for a, b in trace.gaps]
+    return result
 
 
 def _result(eng, raw, n_samples, odr_hz, time_of):

@@ -2,8 +2,10 @@
 
 A trace is specific force in g and angular rate in deg/s in the device frame
 (x toward the toe, y to the wearer's left, z up; flat and still: az = +1 g), sampled at
-any constant rate >= 50 Hz. `quantise` turns it into the int16 samples the IMU would
-deliver at the firmware's ODR and full scale.
+a nominal rate >= 50 Hz. Real loggers stamp their samples with jitter and drop some:
+an interval longer than GAP_PERIODS nominal periods is a gap, reported and not an
+error. `quantise` resamples the trace on its timestamps into the int16 samples the IMU
+would deliver at the firmware's ODR and full scale, and says where samples were lost.
 
 File format::
 
@@ -33,11 +35,14 @@ COLUMNS = ("t_s", "ax_g", "ay_g", "az_g", "gx_dps", "gy_dps", "gz_dps")
 MIN_RATE_HZ = 50.0
 
 HEADER = ",".join(COLUMNS)
-# a single step may differ from the median step by this fraction (timestamp jitter)
-MAX_JITTER = 0.25
-# the mean rate over a block of BLOCK samples may differ from the median by this much
-MAX_RATE_CHANGE = 0.05
-RATE_BLOCK = 64
+# an interval longer than this many nominal periods (the median interval) is a gap:
+# samples were lost there. 2.5 leaves room for heavy jitter (an interval of 1.5 periods
+# followed by 0.5) and for a single dropped sample (2 periods), which are resampled over.
+GAP_PERIODS = 2.5
+# timestamps within this fraction of a period of a uniform grid are taken as exact
+ON_GRID = 1e-4
+# `retrostep check` lists at most this many gaps of a trace
+MAX_GAPS_SHOWN = 10
 # largest denominator of the rational resampling ratio
 MAX_RATIO_DENOMINATOR = 1000
 
@@ -46,14 +51,29 @@ MAX_RATIO_DENOMINATOR = 1000
 class Trace:
     """A recorded or simulated trace, in physical units."""
 
-    t_s: np.ndarray  # (n,) seconds, strictly increasing, constant rate
+    t_s: np.ndarray  # (n,) seconds, strictly increasing, nominally constant rate
     accel_g: np.ndarray  # (n, 3) specific force, g
     gyro_dps: np.ndarray  # (n, 3) angular rate, deg/s
     meta: dict = field(default_factory=dict)  # '# key: value' lines, in order
 
     @property
     def rate_hz(self):
-        return (len(self.t_s) - 1) / (self.t_s[-1] - self.t_s[0])
+        """Mean sample rate, gaps left out."""
+        return timing(self.t_s).rate_hz
+
+    @property
+    def jitter(self):
+        """RMS deviation of the sample intervals from the mean, a fraction of it (gaps
+        left out)."""
+        return timing(self.t_s).jitter
+
+    @property
+    def gaps(self):
+        """[(t_start_s, t_end_s)]: the samples either side of each gap."""
+        t = self.t_s
+        if len(t) < 2:
+            return []
+        return [(float(t[i]), float(t[i + 1])) for i in timing(t).gap_after]
 
     @property
     def duration_s(self):
@@ -64,9 +84,13 @@ class Trace:
 class BoardSamples:
     """The int16 samples the IMU would deliver for a trace.
 
-    `samples[k]` is (ax, ay, az, gx, gy, gz) in LSB, taken at `time_of(k)` seconds on
-    the trace's time base. `dt_s` is the exact spacing on that time base; it equals
-    1 / odr_hz unless the trace's rate only approximately relates to the ODR.
+    Sample indices count the board's samples as the engine does (its `n`), lost ones
+    included: index k is taken at `time_of(k)` seconds on the trace's time base. `gaps`
+    lists where the trace has no data as (index of the first lost sample, number lost);
+    `samples` holds only the samples delivered, so its row r is sample `indices()[r]`.
+    Without gaps the two are the same. `dt_s` is the exact spacing on the trace's time
+    base; it equals 1 / odr_hz unless the trace's rate only approximately relates to the
+    ODR.
     """
 
     samples: np.ndarray  # (m, 6) int16: ax, ay, az, gx, gy, gz
@@ -75,6 +99,7 @@ class BoardSamples:
     accel_ug_per_lsb: int
     gyro_udps_per_lsb: int
     dt_s: float = None
+    gaps: list = field(default_factory=list)  # [(sample index, samples lost)]
 
     def __post_init__(self):
         if self.dt_s is None:
@@ -83,11 +108,71 @@ class BoardSamples:
     def __len__(self):
         return len(self.samples)
 
+    @property
+    def lost(self):
+        """Samples lost in all gaps."""
+        return sum(lost for _, lost in self.gaps)
+
+    def indices(self):
+        """Sample index (the engine's `n`) of each row of `samples`."""
+        shift = np.zeros(len(self.samples) + 1, dtype=np.int64)
+        for row, lost in gap_rows(self.gaps):
+            shift[row] += lost
+        return np.arange(len(self.samples), dtype=np.int64) + np.cumsum(shift[:-1])
+
     def time_of(self, index):
-        """Seconds on the input time base of sample `index` (int or array)."""
+        """Seconds on the trace's time base of sample `index` (the engine's sample
+        count, lost samples included; int or array)."""
         if np.ndim(index) == 0:
             return float(self.t0_s + float(index) * self.dt_s)
         return self.t0_s + np.asarray(index, dtype=np.float64) * self.dt_s
+
+
+def gap_rows(gaps):
+    """BoardSamples.gaps as [(row of `samples` before which the samples were lost,
+    number lost)]: where to call the engine's gap() while feeding the rows."""
+    rows, before = [], 0
+    for index, lost in gaps:
+        rows.append((index - before, lost))
+        before += lost
+    return rows
+
+
+# ---------------------------------------------------------------------------- timing
+
+
+@dataclass
+class Timing:
+    """How a strictly increasing time vector was sampled."""
+
+    gap_after: np.ndarray  # indices i where t[i + 1] - t[i] is a gap
+    count: int  # intervals that are not gaps
+    span_s: float  # their total length
+    jitter: float  # rms deviation of those intervals from period_s, as a fraction of it
+
+    @property
+    def rate_hz(self):
+        return self.count / self.span_s
+
+    @property
+    def period_s(self):
+        return self.span_s / self.count
+
+
+def timing(t):
+    """Gaps, mean rate and jitter of the strictly increasing times `t` (at least 2)."""
+    t = np.asarray(t, dtype=np.float64)
+    dt = np.diff(t)
+    gap = dt > GAP_PERIODS * np.median(dt)
+    gap_after = np.flatnonzero(gap)
+    count = len(dt) - len(gap_after)
+    span = float(t[-1] - t[0])
+    if len(gap_after):
+        span -= float(dt[gap_after].sum())
+    period = span / count
+    kept = dt[~gap] if len(gap_after) else dt
+    jitter = float(np.sqrt(np.mean((kept - period) ** 2)) / period)
+    return Timing(gap_after=gap_after, count=count, span_s=span, jitter=jitter)
 
 
 # ---------------------------------------------------------------------------- reading
@@ -331,45 +416,13 @@ class _Reader:
                 what = f"time goes backward: t_s {_fmt_num(t[i])} after {_fmt_num(t[i - 1])}"
                 todo = "sort the samples by time or remove the stray line"
             self.fail(what, todo, line=self.line_of_row(body, first_line, i))
-        step = float(np.median(dt))
-        rate = 1.0 / step
+        rate = timing(t).rate_hz
         if rate < MIN_RATE_HZ * (1 - 1e-6):
             self.fail(
-                f"sample rate is {rate:.4g} Hz (a sample every {step:.4g} s), "
-                f"below the {MIN_RATE_HZ:g} Hz minimum",
+                f"the mean sample rate is {rate:.4g} Hz (a sample every {1 / rate:.4g} s, "
+                f"gaps left out), below the {MIN_RATE_HZ:g} Hz minimum",
                 f"record or export the trace at {MIN_RATE_HZ:g} Hz or faster",
             )
-        off = np.abs(dt - step) > MAX_JITTER * step
-        if off.any():
-            i = int(np.flatnonzero(off)[0]) + 1
-            gap = float(dt[i - 1])
-            if gap > step:
-                what = (
-                    f"gap of {gap:.4g} s before t_s {_fmt_num(t[i])}, where samples "
-                    f"come every {step:.4g} s ({rate:.4g} Hz)"
-                )
-                todo = "the rate must be constant: split the trace at the gap"
-            else:
-                what = (
-                    f"t_s {_fmt_num(t[i])} comes only {gap:.4g} s after the previous "
-                    f"sample, where samples come every {step:.4g} s ({rate:.4g} Hz)"
-                )
-                todo = "the rate must be constant: resample the trace to one rate"
-            self.fail(what, todo, line=self.line_of_row(body, first_line, i))
-        if n > RATE_BLOCK:
-            ends = t[RATE_BLOCK::RATE_BLOCK]
-            block = (ends - t[: len(ends) * RATE_BLOCK : RATE_BLOCK]) / RATE_BLOCK
-            drift = np.abs(block - step) > MAX_RATE_CHANGE * step
-            if drift.any():
-                rel = np.round(block / step, 4)  # first of equal blocks, not float noise
-                fast, slow = int(np.argmin(rel)), int(np.argmax(rel))
-                (k1, r1), (k2, r2) = sorted([(fast, 1 / block[fast]), (slow, 1 / block[slow])])
-                self.fail(
-                    f"the sample rate is not constant: {r1:.4g} Hz here but {r2:.4g} Hz "
-                    f"near line {self.line_of_row(body, first_line, k2 * RATE_BLOCK)}",
-                    "resample the trace to one constant rate",
-                    line=self.line_of_row(body, first_line, k1 * RATE_BLOCK),
-                )
 
 
 def _number(cell):
@@ -524,12 +577,56 @@ def _resample(x, up, down):
     return y[start : start + m]
 
 
+def _on_odr_grid(t, values, odr_hz):
+    """Resample (t, values) onto the uniform ODR grid t[0] + k * dt_s, gaps left empty.
+
+    Returns (resampled values of the samples delivered, dt_s, [(k, samples lost)]).
+    """
+    tm = timing(t)
+    up, down = _resample_ratio(tm.rate_hz, odr_hz)
+    step_in = tm.period_s
+    dt_s = step_in * down / up
+    t = t - t[0]  # seconds from the first sample: keeps the precision of epoch stamps
+    pieces, gaps, k_next = [], [], 0
+    for lo, hi in _stretches(tm.gap_after, len(t)):
+        k0 = max(k_next, math.ceil(t[lo] / dt_s - ON_GRID))
+        start = k0 * dt_s
+        m = math.floor((t[hi - 1] - start) / step_in + ON_GRID) + 1
+        if m < 1:
+            continue  # a stretch too short to hold a board sample: part of the gap
+        part = _on_grid(t[lo:hi], values[lo:hi], start, step_in, m)
+        if up != down:
+            part = _resample(part, up, down)
+        if k0 > k_next:
+            gaps.append((k_next, k0 - k_next))
+        pieces.append(part)
+        k_next = k0 + len(part)
+    return np.concatenate(pieces), dt_s, gaps
+
+
+def _stretches(gap_after, n):
+    """[(lo, hi)]: the sample ranges between the gaps."""
+    edges = [0, *(int(i) + 1 for i in gap_after), n]
+    return list(zip(edges[:-1], edges[1:]))
+
+
+def _on_grid(t, values, start, step, m):
+    """`values` sampled at `t`, at the m times start + j * step (interpolated unless
+    the samples already are on that grid)."""
+    grid = start + np.arange(m) * step
+    if len(t) == m and np.max(np.abs(t - grid)) <= ON_GRID * step:
+        return values
+    return np.column_stack([np.interp(grid, t, values[:, j]) for j in range(values.shape[1])])
+
+
 def quantise(trace, odr_hz=None, accel_fs_g=None, gyro_fs_dps=None):
     """The int16 samples the board's IMU would deliver for `trace`.
 
-    Defaults are the firmware's settings (retrostep.firmware.sensor). The trace is put
-    on a uniform time grid if its timestamps jitter, resampled to `odr_hz` with an
-    anti-aliasing filter, scaled to LSB, rounded half to even and saturated to int16.
+    Defaults are the firmware's settings (retrostep.firmware.sensor). Each stretch of
+    the trace between gaps is put on a uniform time grid if its timestamps jitter
+    (linear interpolation), resampled to `odr_hz` with an anti-aliasing filter, scaled
+    to LSB, rounded half to even and saturated to int16. Nothing is interpolated across
+    a gap: the board samples that fall in one are lost (BoardSamples.gaps).
     """
     odr_hz = sensor.ODR_HZ if odr_hz is None else odr_hz
     accel_fs_g = sensor.ACCEL_FS_G if accel_fs_g is None else accel_fs_g
@@ -558,21 +655,9 @@ def quantise(trace, odr_hz=None, accel_fs_g=None, gyro_fs_dps=None):
     if not np.isfinite(data).all():
         raise RetrostepError("the trace holds NaN or infinite values; fix it first")
     t = data[:, 0]
-    values = data[:, 1:]
     if not (np.diff(t) > 0).all():
         raise RetrostepError("the trace's time stamps are not strictly increasing")
-
-    t0 = float(t[0])
-    span = float(t[-1] - t[0])
-    rate_in = (n - 1) / span
-    step_in = span / (n - 1)
-    grid = t0 + np.arange(n) * step_in
-    if np.max(np.abs(t - grid)) > 1e-4 * step_in:  # jitter: interpolate onto the grid
-        values = np.column_stack([np.interp(grid, t, values[:, j]) for j in range(6)])
-
-    up, down = _resample_ratio(rate_in, odr_hz)
-    if up != down:
-        values = _resample(values, up, down)
+    values, dt_s, gaps = _on_odr_grid(t, data[:, 1:], odr_hz)
 
     lsb = np.empty_like(values)
     # value * 1e6 / sensitivity, in that order, as the conversion is defined
@@ -582,11 +667,12 @@ def quantise(trace, odr_hz=None, accel_fs_g=None, gyro_fs_dps=None):
     np.clip(lsb, sensor.INT16_MIN, sensor.INT16_MAX, out=lsb)
     return BoardSamples(
         samples=lsb.astype(np.int16),
-        t0_s=t0,
+        t0_s=float(t[0]),
         odr_hz=odr_hz,
         accel_ug_per_lsb=ug_per_lsb,
         gyro_udps_per_lsb=udps_per_lsb,
-        dt_s=step_in * down / up,
+        dt_s=dt_s,
+        gaps=gaps,
     )
 
 
@@ -598,7 +684,8 @@ def register(subparsers):
         "check",
         help="check trace CSV files",
         description="Check trace CSV files (DESIGN.md section 6) and summarise them: "
-        "samples, rate, duration, meta lines.",
+        "samples, rate, duration, timestamp jitter, gaps (where samples were lost), "
+        "meta lines.",
     )
     p.add_argument("traces", nargs="+", metavar="TRACE", help="trace CSV file(s)")
     p.set_defaults(func=do_check)
@@ -613,11 +700,26 @@ def do_check(args):
             failed += 1
             print(f"retrostep check: error: {exc}", file=sys.stderr)
             continue
-        line = (
-            f"{path}: {len(trace.t_s)} samples, {trace.rate_hz:.2f} Hz, "
-            f"{trace.duration_s:.2f} s"
-        )
-        if trace.meta:
-            line += ", meta: " + ", ".join(f"{k}={v}" for k, v in trace.meta.items())
-        print(line, flush=True)
+        print("\n".join(check_lines(path, trace)), flush=True)
     return RetrostepError.exit_code if failed else 0
+
+
+def check_lines(path, trace):
+    """`retrostep check`'s summary of a good trace: one line, then one per gap."""
+    tm = timing(trace.t_s)
+    gaps = trace.gaps
+    line = f"{path}: {len(trace.t_s)} samples, {tm.rate_hz:.2f} Hz, {trace.duration_s:.2f} s"
+    if round(100 * tm.jitter, 1) > 0:
+        line += f", interval jitter {100 * tm.jitter:.1f} % rms"
+    if gaps:
+        missing = sum(b - a for a, b in gaps)
+        line += f", {len(gaps)} gap{'s' if len(gaps) > 1 else ''} ({missing:.3g} s)"
+    if trace.meta:
+        line += ", meta: " + ", ".join(f"{k}={v}" for k, v in trace.meta.items())
+    lines = [line]
+    for a, b in gaps[:MAX_GAPS_SHOWN]:
+        lines.append(f"  gap of {b - a:.4g} s: no samples between t_s {_fmt_num(a)} "
+                     f"and {_fmt_num(b)}")
+    if len(gaps) > MAX_GAPS_SHOWN:
+        lines.append(f"  ... and {len(gaps) - MAX_GAPS_SHOWN} more gaps")
+    return lines
