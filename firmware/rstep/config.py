@@ -59,13 +59,13 @@ PIN_MAX = 63  # GPIO numbers 0..PIN_MAX; a string is a pin name ("GP15", "D5")
 # allowed range of each engine setting (gait.DEFAULTS), chosen so that every product in
 # the engine's set-up stays a small int and the engine's own limits hold
 GAIT_RANGES = {
-    "still_accel_mg": (20, 1000, "mg: | |a| - 1 g | below this is still"),
-    "still_gyro_dps": (5, 500, "deg/s: a rate below this is still"),
-    "still_jerk_g_per_s": (1, 100, "g/s: the acceleration changing slower is still"),
-    "still_ms": (10, 500, "ms still that make a stance"),
+    "still_ms": (10, 500, "ms below the stance level that make a stance"),
+    "stance_level_pct": (5, 95, "%: the stance level between the floor and the peak"),
     "min_swing_ms": (50, 2000, "ms: shorter swings are not strides"),
     "max_swing_ms": (300, 5000, "ms: longer swings are not strides"),
     "min_stride_mm": (0, 2000, "mm: shortest stride"),
+    "land_tilt_deg": (5, 90, "deg: a stance tilted more from the lift-off stance: no stride"),
+    "side_deg": (20, 80, "deg off the toe axis beyond which a stride is a side-step"),
     "turn_deg": (1, 180, "deg: a stride turning more ..."),
     "turn_min_stride_mm": (0, 3000, "mm: ... must be at least this long"),
     "pitch_vote_mm": (0, 1000, "mm: weight of the landing pitch in the direction vote"),
@@ -76,6 +76,7 @@ GAIT_RANGES = {
     "alert_heading_strides": (1, 50, "... when held for this many strides"),
     "rearm_offset_mm": (0, 10000, "mm: back on the line below this"),
     "cooldown_s": (0, 3600, "s at least between two drift alerts"),
+    "auto_mount": (0, 1, "1: learn the toe axis from the first swings"),
 }
 _GAIT_FALLBACK = (0, 100000, "engine setting")  # added to the engine, not listed above
 _MOUNT_KEY = "mount_yaw_deg"  # set through mount.yaw_deg (the calibration walk)

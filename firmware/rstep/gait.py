@@ -8,7 +8,7 @@ small int (|x| < 2**30) for any input an int16 sensor can produce.
 Usage (samples are int16 in sensor LSB, six per sample: ax, ay, az, gx, gy, gz):
 
     from array import array
-    from rstep.gait import Gait, EV_STRIDE
+    from rstep.gait import Gait, EV_FIELDS
     g = Gait(odr_hz=104, accel_ug_per_lsb=488, gyro_udps_per_lsb=70000)
     buf = array('h', [0, 0, 2049, 0, 0, 0] * 104)      # one second standing still
     ev = array('i', [0] * EV_FIELDS)
@@ -18,23 +18,55 @@ Usage (samples are int16 in sensor LSB, six per sample: ax, ay, az, gx, gy, gz):
         while g.pop(ev):
             print(ev[0], ev[1])                         # event type, sample index
 
-How it works (DESIGN.md section 4):
-- Stance: a sample is "still" when |a| is near 1 g and the bias-corrected angular rate
-  is small; W consecutive still samples make a stance (a SHOE-like detector). In every
-  stance the gravity vector (foot attitude) and the gyro bias are refined by slow IIRs.
-- Swing: from the last stance attitude, the attitude R (rows: the levelled frame's axes
-  in device coordinates, Q14) is propagated with the gyro; the acceleration is rotated
-  into the levelled frame, gravity removed, and integrated twice. At the next stance the
-  velocity must be zero (ZUPT); the residual velocity is removed as a linear drift.
-- The stride vector's component along the toe (device x, levelled) gives the direction:
-  forward strides move toward the toe, backward strides toward the heel. The landing
-  pitch (toe up = heel strike = forward; toe down = backward) is a second vote.
+How it works (docs/engine.md has the reasoning and the figures):
+- Activity: every sample gets an energy e = |rate|^2 + 1.5 | |a|^2 - 1 g^2 | + |change
+  of a|^2 (rate in ~0.28 deg/s units, a in 1/128 g), summed over a ~30 ms window (E).
+- Stance is the quietest phase of each gait cycle, relative to the walker's own recent
+  cycles, not below a fixed level: the engine keeps, on a log2 scale, the floor (the
+  lowest E of recent stances) and the peak (the highest E of recent swings) and calls a
+  sample still when E is below floor + 35 % of the way to the peak (at least 1.5 and at
+  most 5 octaves above the floor). Ground vibration, a treadmill deck or a heel sensor
+  raise the floor and the level follows. When no stance is found for 1.5 s the level is
+  reset from the quietest window of that time, and a stance that holds more than
+  4 octaves of activity lowers it: no rest at the start is needed, only walking.
+- Gyro bias: refined in every stance with clamped residuals (a median-like estimate
+  that vibration does not pull), fast at first, then over ~128 stance samples.
+- Swing: from the stance attitude (the mean gravity of the stance), the attitude R
+  (rows: the levelled frame's axes in device coordinates, Q14) is propagated with the
+  gyro; the acceleration is rotated into the levelled frame, gravity removed, and
+  integrated twice. At the next stance the velocity must be zero (ZUPT); the residual
+  velocity is removed as a linear drift.
+- Initial contact: the last sharp change of acceleration (the impact) before the
+  stance; stride events carry its sample index.
+- Direction: the stride vector in the foot's frame. Travel mostly across the foot is a
+  side-step (SIDEWAYS); otherwise the travel along the toe, with the landing pitch as a
+  second vote, says FORWARD or BACKWARD.
+- Mount: the levelled frame's x axis is the device x axis projected on the ground, or
+  (when x points within 45 deg of vertical: a clip on the heel counter) the device -z
+  axis. The toe's direction in that frame (the mount yaw) starts at the configured
+  value and, with auto_mount, is learnt from the first swings: the foot pitches about
+  its own left-right axis, so the dominant horizontal rotation axis of the swings is
+  perpendicular to the toe (the sign nearest the configured yaw is kept). The
+  calibration walk sets it from the travel of forward strides.
 - Heading changes only through swings (zero angular rate update in stance): at each
-  landing the toe's new azimuth is read off the propagated attitude (integrating the
-  vertical rate instead would pick up the coning of pitch and roll). Strides are placed
-  on the ground plane with it; a backward bout's
-  first strides define its reference line, and the lateral offset from that line or the
-  foot heading's deviation raise a drift alert (with hysteresis and a cool-down).
+  landing the toe's new azimuth is read off the propagated attitude. A backward bout's
+  reference line is its mean heading over its first strides (the gyro heading, not the
+  noisier stride vectors); the walked path follows the heading, and its lateral offset
+  from the line or a held heading deviation raise a drift alert (with hysteresis and a
+  cool-down).
+
+State (units and formats of the per-sample loop):
+    name            unit / format                     range
+    _esum           energy, window sum                0 .. W * 2**24
+    _th             energy, the stance level          _iexp(_lmin .. _lmax)
+    _fl, _pk        log2 of energy, 1/8 octave        0 .. 230
+    _bx, _by, _bz   gyro bias, Q4 LSB                 +-_bmax >> 8
+    _ba             bias accumulators, Q12 LSB        +-_bmax
+    _gs             stance acceleration sums, LSB     +-32767 * 256
+    _r              attitude rows, Q14                |row| < 1.46 (renormalised)
+    v*, p*          velocity 4 LSB*samples, position 32 LSB*samples^2 (x8 at 1 g)
+    heading         binary angle, 65536 = one turn    signed, wrapped
+    lateral_mm      mm                                +-1e6
 """
 
 from array import array
@@ -48,8 +80,9 @@ except ImportError:  # CPython
 
 
 # event types (ev[0])
-EV_STRIDE = const(1)  # ev: type, sample, direction (+1 fwd/-1 bwd), confidence %, length mm,
-#                       heading bam16, lateral offset mm, landing pitch (Q14 sine)
+EV_STRIDE = const(1)  # ev: type, sample of initial contact, direction (FORWARD, BACKWARD,
+#                       SIDEWAYS), confidence %, length mm, heading bam16, lateral offset
+#                       mm, landing pitch (Q14 sine)
 EV_DRIFT = const(2)  # ev: type, sample, 0, cause (1 offset, 2 heading), lateral mm,
 #                      heading deviation (Q14 sine), strides in bout, 0
 EV_ON_LINE = const(3)  # back on the line after an alert; fields as EV_DRIFT
@@ -61,31 +94,35 @@ _EVQ = const(16)  # queued events
 
 FORWARD = const(1)
 BACKWARD = const(-1)
+SIDEWAYS = const(2)
 
 _Q14 = const(16384)
 _STANCE = const(1)
 _SWING = const(2)
 _ABORTED = const(3)
+_AXIS_STRIDES = const(6)  # swings that teach the toe axis (auto_mount)
+_E_MAX = const(16777215)  # one sample's energy is capped here (2**24 - 1)
 
-# defaults (DESIGN.md section 4); every one can be overridden in Gait(..., name=value)
+# defaults; every one can be overridden in Gait(..., name=value)
 DEFAULTS = {
-    "still_accel_mg": 150,  # | |a| - 1 g | below this ...
-    "still_gyro_dps": 40,  # ... and |rate| below this make a still sample
-    "still_jerk_g_per_s": 3,  # ... and the acceleration changes slower than this
-    "still_ms": 40,  # this long still = stance
+    "still_ms": 20,  # this long below the stance level = stance
+    "stance_level_pct": 35,  # the stance level, % of the way from floor to peak (log)
     "min_swing_ms": 120,  # shorter swings are not strides
     "max_swing_ms": 2500,  # longer ones neither (leg swinging, fidgeting)
     "min_stride_mm": 80,  # horizontal travel of a stride
+    "land_tilt_deg": 20,  # a stance tilted further from the lift-off stance: no stride
+    "side_deg": 50,  # travel further than this from the toe axis: a side-step
     "turn_deg": 25,  # a stride turning more than this ...
     "turn_min_stride_mm": 300,  # ... must travel at least this (turning in place)
     "pitch_vote_mm": 60,  # weight of the landing pitch vote, in mm of travel
     "bout_gap_s": 3,  # no stride for this long ends a bout
-    "ref_strides": 5,  # backward strides that define the reference line
+    "ref_strides": 4,  # backward strides whose mean heading is the reference line
     "alert_offset_mm": 500,  # lateral offset that raises a drift alert
     "alert_heading_deg": 15,  # heading deviation that raises one ...
     "alert_heading_strides": 3,  # ... when held for this many strides
     "rearm_offset_mm": 300,  # back on the line below this offset
     "cooldown_s": 10,  # at least this long between two alerts
+    "auto_mount": 1,  # learn the toe axis from the first swings (0: keep mount_yaw_deg)
     "mount_yaw_deg": 0,  # toe direction in the device's levelled frame, from the
     #                      calibration walk (180: clipped with the arrow to the heel)
 }
@@ -206,6 +243,22 @@ def _deg_to_q14_sine(deg):
     return sin_bam((deg * 65536) // 360)
 
 
+
+def _energy_units(ug_per_lsb, udps_per_lsb):
+    """Shifts that bring accel to ~1/128 g and gyro (Q4) to ~0.28 deg/s units."""
+    ash = 4
+    u = ug_per_lsb
+    while u < 488 and ash < 8:
+        u <<= 1
+        ash += 1
+    gsh = 6
+    u = udps_per_lsb
+    while u < 70000 and gsh < 11:
+        u <<= 1
+        gsh += 1
+    return ash, gsh
+
+
 class Gait:
     """The gait engine. Construct once; feed it samples; pop its events."""
 
@@ -220,43 +273,74 @@ class Gait:
             raise ValueError("odr_hz must be 100..420 (sensor ODR 104, 208 or 416)")
         if not 1 <= c["ref_strides"] <= 8:
             raise ValueError("ref_strides must be 1..8")
+        if not 5 <= c["stance_level_pct"] <= 95:
+            raise ValueError("stance_level_pct must be 5..95")
         self.odr_hz = odr_hz
         self.cfg = c
-        # --- stance detector ---
+        # --- activity energy ---
+        ash, gsh = _energy_units(accel_ug_per_lsb, gyro_udps_per_lsb)
+        self._ash = ash
+        self._jsh = ash - 1
+        self._gsh = gsh
         g_lsb = 1000000 // accel_ug_per_lsb  # 1 g in LSB
-        g4 = (g_lsb + 8) >> 4  # |a| is tested on a >> 4
-        lo = g4 * (1000 - c["still_accel_mg"]) // 1000
-        hi = g4 * (1000 + c["still_accel_mg"]) // 1000
-        self._a2lo = lo * lo
-        self._a2hi = hi * hi
-        wt = (c["still_gyro_dps"] * 1000000 // gyro_udps_per_lsb) >> 2  # rate >> 2
-        self._w2still = wt * wt
-        jt = (g_lsb * c["still_jerk_g_per_s"] // odr_hz) >> 2  # sample-to-sample change >> 2
-        self._j2still = jt * jt
-        self._wst = max(3, (odr_hz * c["still_ms"] + 500) // 1000)
+        self._g_lsb = g_lsb
+        self._g2 = (g_lsb * g_lsb) >> (2 * ash)
+        self._wn = max(2, min(16, (odr_hz * 30 + 500) // 1000))  # ~30 ms window
+        self._nst = max(2, (odr_hz * c["still_ms"] + 500) // 1000)
+        unit_mdps = gyro_udps_per_lsb * (1 << (gsh - 4)) // 1000  # one energy unit
+
+        def level(dps):  # window energy of a steady rotation at dps
+            s = dps * 1000 // unit_mdps
+            return self._wn * s * s
+
+        self._lmin = _ilog(level(6))
+        self._lmax = _ilog(level(250))
+        self._emin = _iexp(self._lmin)
+        self._th0 = level(50)
+        self._lvl = c["stance_level_pct"]
+        self._esc = odr_hz * 3 // 2  # 1.5 s without a stance: re-learn the level
+        self._jdk = 3 if odr_hz < 150 else (4 if odr_hz < 300 else 5)  # impact memory
+        self._contact_lag = odr_hz * 3 // 10  # contact at most 0.3 s before the stance
         self._min_swing = odr_hz * c["min_swing_ms"] // 1000
-        self._max_swing = min(odr_hz * c["max_swing_ms"] // 1000, 520)
-        # --- gyro: Q4 LSB -> Q16 radians per sample ---
+        # the swing integrators hold 2.5 s at 208 Hz at most
+        self._max_swing = min(odr_hz * c["max_swing_ms"] // 1000, odr_hz * 5 // 2, 520)
+        # --- gyro: Q4 LSB -> Q16 radians per sample; bias clamp and residual clip ---
         self._kw = (gyro_udps_per_lsb * _PI_NUM * (1 << 26) + _PI_DEN * 90000000 * odr_hz) // (
             _PI_DEN * 180000000 * odr_hz
         )
+        self._bmax = 20000000 // gyro_udps_per_lsb * 4096  # 20 deg/s in Q12 LSB
+        self._bclip = 4000000 // gyro_udps_per_lsb * 16  # 4 deg/s in Q4 LSB
         # --- distance: p (32 LSB x samples^2) -> mm = p * km >> 16 ---
         self._km = (32 * accel_ug_per_lsb * 980665 * 65536 + 50000000 * odr_hz * odr_hz) // (
             100000000 * odr_hz * odr_hz
         )
         self._pmax = 3000 * 65536 // self._km  # 3 m: anything longer is not a stride
-        # a residual velocity above 1.5 m/s at the next stance: not a stride
-        # (v is in 4 LSB x samples: 1.5 m/s = 1.5 * odr / (4 * accel_ug * 1e-6 * 9.80665))
-        self._vmax = odr_hz * 15000000000 // (392266 * accel_ug_per_lsb)
+        # a residual velocity above 3 m/s at the next stance: not a stride (heel sensors
+        # on a treadmill leave up to ~2 m/s after their 12-15 g impacts)
+        # (v is in 4 LSB x samples: 3 m/s = 3 * odr / (4 * accel_ug * 1e-6 * 9.80665))
+        self._vmax = odr_hz * 30000000000 // (392266 * accel_ug_per_lsb)
         self._min_stride = c["min_stride_mm"]
         self._turn_lim = c["turn_deg"] * 65536 // 360
+        self._side_sin = _deg_to_q14_sine(c["side_deg"])
+        self._side_cos = _deg_to_q14_sine(90 - c["side_deg"])
         self._gap = c["bout_gap_s"] * odr_hz
         self._cool = c["cooldown_s"] * odr_hz
         self._pitch_db = _deg_to_q14_sine(8)
+        self._cos_land = _deg_to_q14_sine(90 - c["land_tilt_deg"])
+        self._kconf = max(3, odr_hz // 10)  # stance samples that confirm a stride
         self._sin_alert = _deg_to_q14_sine(c["alert_heading_deg"])
-        self.set_mount((c["mount_yaw_deg"] * 65536) // 360)
+        self._mount0 = (c["mount_yaw_deg"] * 65536) // 360
         self._cal_left = 0
         self._evq = array("i", [0] * (_EVQ * EV_FIELDS))
+        self._ring = array("i", [0] * 16)
+        self._pa = array("i", [0, 0, 0])  # previous acceleration sample
+        self._ba = array("i", [0, 0, 0])  # gyro bias accumulators, Q12 LSB
+        self._gs = array("i", [0, 0, 0])  # stance acceleration sums, LSB
+        self._r = array("i", [0] * 9)  # attitude rows, Q14
+        self._td = array("i", [0, 0, 0])  # the toe in device coordinates, Q14
+        self._z0 = array("i", [0, 0, 0])  # up at lift-off in device coordinates, Q14
+        self._up_p = array("i", [0, 0, 0])  # the same for the pending stride
+        self._ax = array("i", [0, 0, 0, 0, 0])  # toe axis: swing sums uu, vv, uv; strides c, s
         self.reset()
 
     def reset(self):
@@ -266,40 +350,61 @@ class Gait:
         self.strides = 0
         self.forward_strides = 0
         self.backward_strides = 0
+        self.sideways_strides = 0
         self.steps = 0
         self.forward_steps = 0
         self.backward_steps = 0
+        self.sideways_steps = 0
         self.alerts = 0
         self.heading = 0  # binary angle (65536 = one turn) from the session start, signed
         self.lateral_mm = 0  # offset from the backward bout's reference line
         self.in_stance = 0
-        # stance detector and estimators
-        self._still = 0  # consecutive still samples
-        self._pa = array("i", [0, 0, 0])  # previous acceleration sample
+        self.set_mount(self._mount0)
+        self._axis_left = _AXIS_STRIDES if self.cfg["auto_mount"] else 0
+        self._axn = 0
+        for i in range(5):
+            self._ax[i] = 0
+        self._refz = -1  # levelled x from device x (0) or device -z (1); -1: not chosen
+        # activity and the adaptive stance level
+        for i in range(16):
+            self._ring[i] = 0
+        self._ri = 0
+        self._esum = 0
+        self._th = self._th0
+        self._fl = -1  # floor, log2 1/8 octaves; -1: not learnt yet
+        self._pk = 0
+        self._qmin = _E_MAX * 16
+        self._qmax = 0
+        self._smin = 0
+        self._seg = 0
+        self._still = 0
+        self._pa[0] = self._pa[1] = self._pa[2] = 0
         self._phase = _ABORTED  # wait for a first stance before integrating
-        self._bx = self._by = self._bz = 0  # gyro bias, Q4 LSB
-        self._ba = array("i", [0, 0, 0])  # its IIR accumulators, Q12 LSB
-        self._gx = self._gy = 0
-        self._gz = 0  # gravity vector in stance, Q4 of a >> 2
-        self._gmag = 0  # its magnitude at the start of the swing
-        self._gseen = 0  # samples in this stance (fast start of the gravity IIR)
-        self._bias_n = 0  # stance samples that refined the gyro bias
+        # gyro bias and stance gravity
+        self._bx = self._by = self._bz = 0
+        self._ba[0] = self._ba[1] = self._ba[2] = 0
+        self._bias_n = 0
+        self._gs[0] = self._gs[1] = self._gs[2] = 0
+        self._gn = 0
         # swing state
-        self._r = array("i", [0] * 9)
         self._ns = 0
         self._vx = self._vy = self._vz = 0
         self._px = self._py = self._pz = 0
         self._h0 = 0
-        self._r20 = 0
+        self._gz0 = 0
+        self._el0 = 0
         self._lobe = 0
         self._t0 = 0
+        self._pend = 0  # a stride waits for its stance to confirm it
+        self._jm = 0
+        self._nimp = 0
         # bouts and the drift alert
         self._last_stride_n = 0
         self._in_bout = 0
         self._bout_n = self._bout_f = self._bout_b = 0
         self._bk = 0
-        self._refx = self._refy = 0
         self._fux = self._fuy = 0
+        self._dx = self._dy = 0
         self._lat_acc = 0
         self._dev_run = 0
         self._alerted = 0
@@ -355,16 +460,26 @@ class Gait:
         self._cal_left = strides
         self._cal_n = strides
         self._cal_x = self._cal_y = 0
+        self._axis_left = 0  # the walk decides the toe, not the swing axis
 
     def gyro_bias_q4(self):
         """The gyro zero-rate estimate (x, y, z) in 1/16 LSB (allocates: not per sample)."""
         return self._bx, self._by, self._bz
 
+    def stance_level(self):
+        """The adaptive stance level (window energy; allocates: not per sample)."""
+        return self._th
+
     def gap(self, lost):
         """Samples were lost (FIFO overrun): drop the stride in progress, keep time."""
-        self.n += lost
+        n = self.n + lost
+        if self._in_bout and self.n <= self._last_stride_n + self._gap <= n:
+            self._end_bout()  # the bout's end fell inside the gap
+        self.n = n
+        self._pend = 0
         self._phase = _ABORTED
         self._still = 0
+        self._seg = 0
 
     # ------------------------------------------------------------------ samples
     def feed(self, buf, start, end):
@@ -373,21 +488,32 @@ class Gait:
         Stops early when the event queue is nearly full: pop the events and call again
         with the returned index.
         """
-        a2lo = self._a2lo
-        a2hi = self._a2hi
-        w2still = self._w2still
-        j2still = self._j2still
-        pax = self._pa[0]
-        pay = self._pa[1]
-        paz = self._pa[2]
-        wst = self._wst
-        kw = self._kw
-        r = self._r
+        ring = self._ring
+        ri = self._ri
+        wn = self._wn
+        esum = self._esum
+        th = self._th
+        ash = self._ash
+        jsh = self._jsh
+        gsh = self._gsh
+        g2 = self._g2
+        pa = self._pa
+        pax = pa[0]
+        pay = pa[1]
+        paz = pa[2]
         bx = self._bx
         by = self._by
         bz = self._bz
         still = self._still
+        nst = self._nst
+        qmin = self._qmin
+        qmax = self._qmax
+        seg = self._seg
+        esc = self._esc
         phase = self._phase
+        kw = self._kw
+        r = self._r
+        td = self._td
         ns = self._ns
         vx = self._vx
         vy = self._vy
@@ -395,11 +521,16 @@ class Gait:
         px = self._px
         py = self._py
         pz = self._pz
-        gz0 = self._gmag >> 4  # gravity magnitude, 4 LSB units (refreshed at swing start)
+        gz0 = self._gz0 if phase == _SWING else 0
         pdb = self._pitch_db
-        bout_end = self._last_stride_n + self._gap if self._in_bout else -1
         lobe = self._lobe
-        r20 = self._r20
+        el0 = self._el0
+        jm = self._jm
+        jdk = self._jdk
+        nimp = self._nimp
+        axis = self._axis_left
+        axs = self._ax
+        bout_end = self._last_stride_n + self._gap if self._in_bout else -1
         max_swing = self._max_swing
         n = self.n
         k = start
@@ -414,58 +545,92 @@ class Gait:
             cy = (buf[i + 4] << 4) - by
             cz = (buf[i + 5] << 4) - bz
             k += 1
-            # ---- still sample? |a| near 1 g, a steady, and a small rate (a sliding
-            # foot keeps |a| near 1 g but not a steady a)
-            s = ax >> 4
+            # ---- activity: rotation, |a| off 1 g, change of a; summed over the window
+            s = cx >> gsh
+            e = s * s
+            s = cy >> gsh
+            e += s * s
+            s = cz >> gsh
+            e += s * s
+            s = ax >> ash
             t = s * s
-            s = ay >> 4
+            s = ay >> ash
             t += s * s
-            s = az >> 4
+            s = az >> ash
             t += s * s
-            still += 1
-            if a2lo <= t <= a2hi:
-                s = (ax - pax) >> 2
-                t = s * s
-                s = (ay - pay) >> 2
-                t += s * s
-                s = (az - paz) >> 2
-                t += s * s
-                if t <= j2still:
-                    s = cx >> 6
-                    t = s * s
-                    s = cy >> 6
-                    t += s * s
-                    s = cz >> 6
-                    t += s * s
-                    if t > w2still:
-                        still = 0
-                else:
-                    still = 0
-            else:
-                still = 0
+            t -= g2
+            if t < 0:
+                t = -t
+            if t > 32767:
+                t = 32767
+            e += t + (t >> 1)
+            s = (ax - pax) >> jsh
+            j = s * s
+            s = (ay - pay) >> jsh
+            j += s * s
+            s = (az - paz) >> jsh
+            j += s * s
+            e += j
+            if e > _E_MAX:
+                e = _E_MAX
             pax = ax
             pay = ay
             paz = az
+            esum += e - ring[ri]
+            ring[ri] = e
+            ri += 1
+            if ri == wn:
+                ri = 0
+            if esum <= th:
+                still += 1
+            else:
+                still = 0
+            if esum < qmin:
+                qmin = esum
+            if esum > qmax:
+                qmax = esum
             if phase == _STANCE:
                 if still:
-                    # refine gravity (Q4 of a >> 2) and gyro bias (Q4 LSB) in stance
-                    self._stance_update(ax, ay, az, cx, cy, cz)
+                    self._stance_sample(ax, ay, az, cx, cy, cz)
+                    if self._pend and self._gn >= self._kconf:
+                        self._confirm()
+                        if self._in_bout:
+                            bout_end = self._last_stride_n + self._gap
                     bx = self._bx
                     by = self._by
                     bz = self._bz
+                    seg += 1
+                    if seg >= esc:
+                        seg = 0
+                        # a stance that holds this much activity: the level is too high
+                        if qmax > (qmin if qmin > self._emin else self._emin) << 4:
+                            self._adapt(qmin, qmax, 1)
+                            th = self._th
+                        qmin = qmax = esum
                     if n == bout_end:
                         self._end_bout()
                     n += 1
                     continue
                 # the foot leaves the ground: start a swing from the stance attitude
+                if self._pend:
+                    self._confirm()
+                    if self._in_bout:
+                        bout_end = self._last_stride_n + self._gap
+                self._smin = qmin
+                qmin = qmax = esum
+                seg = 0
                 if self._start_swing(n):
-                    gz0 = self._gmag >> 4
+                    gz0 = self._gz0
                     phase = _SWING
                     ns = vx = vy = vz = px = py = pz = 0
-                    r20 = r[6]
+                    el0 = ((r[6] >> 1) * td[0] + (r[7] >> 1) * td[1] + (r[8] >> 1) * td[2]) >> 13
                     lobe = 0
+                    jm = 0
+                    nimp = n
+                    axs[0] = axs[1] = axs[2] = 0
                 else:
                     phase = _ABORTED
+                    self._pend = 0
             if phase == _SWING:
                 # attitude: each row r += r x w (w in Q16 rad per sample)
                 wx = (cx * kw + 8192) >> 14
@@ -492,14 +657,27 @@ class Gait:
                 ns += 1
                 if ns & 1 == 0:  # keeps |row| < 1.46 for any int16 input
                     _renorm(r)
-                # landing pitch: the last lobe of the toe's elevation beyond a dead band
-                t = r[6] - r20
-                if t > pdb:
-                    if lobe <= 0 or t > lobe:
-                        lobe = t
-                elif t < -pdb:
-                    if lobe >= 0 or t < lobe:
-                        lobe = t
+                    # landing pitch: the last lobe of the toe's elevation beyond a dead band
+                    t = (((r[6] >> 1) * td[0] + (r[7] >> 1) * td[1] + (r[8] >> 1) * td[2])
+                         >> 13) - el0
+                    if t > pdb:
+                        if lobe <= 0 or t > lobe:
+                            lobe = t
+                    elif t < -pdb:
+                        if lobe >= 0 or t < lobe:
+                            lobe = t
+                if axis:
+                    # the rotation axis on the ground (levelled frame), as squares
+                    s = ((r[0] >> 4) * wx + (r[1] >> 4) * wy + (r[2] >> 4) * wz) >> 17
+                    t = ((r[3] >> 4) * wx + (r[4] >> 4) * wy + (r[5] >> 4) * wz) >> 17
+                    axs[0] += s * s
+                    axs[1] += t * t
+                    axs[2] += s * t
+                # the impact: the last sharp change of acceleration
+                jm -= jm >> jdk
+                if j > jm:
+                    jm = j
+                    nimp = n
                 # acceleration in the levelled frame, gravity removed, integrated twice
                 ax >>= 2
                 ay >>= 2
@@ -510,30 +688,50 @@ class Gait:
                 px += vx >> 3
                 py += vy >> 3
                 pz += vz >> 3
-                if still >= wst:
-                    # stance again: the stride ends where the still run began
-                    self._end_swing(n - wst + 1, ns, vx, vy, px, py, lobe)
+                if still >= nst:
+                    # stance again: the stride ended at the impact before this still run
+                    n_still = n - nst + 1
+                    if nimp < n_still - self._contact_lag or nimp > n_still:
+                        nimp = n_still
+                    self._end_swing(nimp, ns, vx, vy, px, py, lobe)
+                    self._adapt(self._smin, qmax, 0)
+                    th = self._th
                     phase = _STANCE
-                    self._gseen = 0
-                    if self._in_bout:
-                        bout_end = self._last_stride_n + self._gap
+                    self._stance_begin(pax, pay, paz)
+                    qmin = qmax = esum
+                    seg = 0
                 elif ns >= max_swing:
                     phase = _ABORTED
+                    self._pend = 0
             elif phase == _ABORTED:
-                if still >= wst:
+                if still >= nst:
                     phase = _STANCE
-                    self._gseen = 0
-                    self._gx = (ax >> 2) << 4
-                    self._gy = (ay >> 2) << 4
-                    self._gz = (az >> 2) << 4
+                    self._stance_begin(ax, ay, az)
+                    qmin = qmax = esum
+                    seg = 0
+            if phase != _STANCE:
+                seg += 1
+                if seg >= esc:
+                    # no stance for too long: the level is below this ground's quiet
+                    self._adapt(qmin, qmax, 1)
+                    th = self._th
+                    qmin = qmax = esum
+                    seg = 0
+                    phase = _ABORTED
+                    self._pend = 0
             if n == bout_end:
                 self._end_bout()
             n += 1
         self.n = n
-        self._pa[0] = pax
-        self._pa[1] = pay
-        self._pa[2] = paz
+        self._ri = ri
+        self._esum = esum
+        pa[0] = pax
+        pa[1] = pay
+        pa[2] = paz
         self._still = still
+        self._qmin = qmin
+        self._qmax = qmax
+        self._seg = seg
         self._phase = phase
         self.in_stance = 1 if phase == _STANCE else 0
         self._ns = ns
@@ -544,54 +742,110 @@ class Gait:
         self._py = py
         self._pz = pz
         self._lobe = lobe
-        self._r20 = r20
+        self._el0 = el0
+        self._jm = jm
+        self._nimp = nimp
         return k
 
+    # ------------------------------------------------------------------ stance level
+    def _adapt(self, lo, hi, fresh):
+        """Move the stance level from a stance's lowest and a swing's highest energy.
+
+        fresh: set floor and peak from these (no stance found, or a stance too busy);
+        otherwise follow them with an IIR over ~4 strides.
+        """
+        lf = _ilog(lo)
+        lp = _ilog(hi)
+        if fresh or self._fl < 0:
+            self._fl = lf
+            self._pk = lp
+        else:
+            self._fl += (lf - self._fl + 2) >> 2
+            self._pk += (lp - self._pk + 2) >> 2
+        d = ((self._pk - self._fl) * self._lvl) // 100
+        if d < 12:
+            d = 12
+        elif d > 40:
+            d = 40
+        t = self._fl + d
+        if t < self._lmin:
+            t = self._lmin
+        elif t > self._lmax:
+            t = self._lmax
+        self._th = _iexp(t)
+
     # ------------------------------------------------------------------ stance
-    def _stance_update(self, ax, ay, az, cx, cy, cz):
-        # gravity: fast start, then an IIR over ~8 samples; bias: an IIR over 16 samples
-        # at first, then over 128 (standing still at the start gives a quick estimate)
-        gs = self._gseen
-        self._gseen = gs + 1
-        kg = 1 if gs < 2 else (2 if gs < 4 else 3)
-        self._gx += (((ax >> 2) << 4) - self._gx) >> kg
-        self._gy += (((ay >> 2) << 4) - self._gy) >> kg
-        self._gz += (((az >> 2) << 4) - self._gz) >> kg
-        if gs >= 3:  # skip the landing's tail
-            bn = self._bias_n
-            self._bias_n = bn + 1 if bn < 1000 else bn
-            kb = 4 if bn < 32 else (5 if bn < 128 else 7)
-            # the IIR runs on Q12 accumulators (a Q4 one would stall: (x >> 7) == 0 for
-            # any residual below 8 LSB); cx is rate - bias in Q4. Clamped to +-20 dps.
-            a = self._ba
-            r = _clamp(a[0] + (((cx << 8) + (self._bx << 8) - a[0]) >> kb), 1171200)
-            a[0] = r
-            self._bx = (r + 128) >> 8
-            r = _clamp(a[1] + (((cy << 8) + (self._by << 8) - a[1]) >> kb), 1171200)
-            a[1] = r
-            self._by = (r + 128) >> 8
-            r = _clamp(a[2] + (((cz << 8) + (self._bz << 8) - a[2]) >> kb), 1171200)
-            a[2] = r
-            self._bz = (r + 128) >> 8
+    def _stance_begin(self, ax, ay, az):
+        gs = self._gs
+        gs[0] = ax
+        gs[1] = ay
+        gs[2] = az
+        self._gn = 1
+
+    def _stance_sample(self, ax, ay, az, cx, cy, cz):
+        # gravity: the mean of the stance (the last 128..255 samples of a long one)
+        gs = self._gs
+        gn = self._gn
+        if gn >= 255:
+            gs[0] >>= 1
+            gs[1] >>= 1
+            gs[2] >>= 1
+            gn >>= 1
+        gs[0] += ax
+        gs[1] += ay
+        gs[2] += az
+        self._gn = gn + 1
+        if gn < 2:  # the landing's tail
+            return
+        # gyro bias: an IIR of residuals clipped to +-4 deg/s (vibration and a foot that
+        # rolls a little cannot drag it far); over 16 samples at first, then 128
+        bn = self._bias_n
+        self._bias_n = bn + 1 if bn < 1000 else bn
+        kb = 4 if bn < 32 else (5 if bn < 128 else 7)
+        clip = self._bclip
+        bmax = self._bmax
+        a = self._ba
+        s = _clamp(cx, clip)
+        a[0] = _clamp(a[0] + ((s << 8) >> kb), bmax)
+        self._bx = (a[0] + 128) >> 8
+        s = _clamp(cy, clip)
+        a[1] = _clamp(a[1] + ((s << 8) >> kb), bmax)
+        self._by = (a[1] + 128) >> 8
+        s = _clamp(cz, clip)
+        a[2] = _clamp(a[2] + ((s << 8) >> kb), bmax)
+        self._bz = (a[2] + 128) >> 8
 
     def _start_swing(self, n):
-        """Levelled frame from the stance gravity: rows x (toe, horizontal), y, z (up)."""
-        r = self._r
-        gx = self._gx
-        gy = self._gy
-        gz = self._gz
+        """Levelled frame from the stance gravity: rows x (toe side, horizontal), y, z (up)."""
+        gn = self._gn
+        if gn < 1:
+            return False
+        gs = self._gs
+        gx = (gs[0] // gn) >> 1
+        gy = (gs[1] // gn) >> 1
+        gz = (gs[2] // gn) >> 1
         g = isqrt(gx * gx + gy * gy + gz * gz)
-        if g < 1000:
+        gl = self._g_lsb >> 1
+        if g < gl - (gl * 2 // 5) or g > gl + (gl * 2 // 5):  # not 1 g: not a foot at rest
             return False
         zx = gx * _Q14 // g
         zy = gy * _Q14 // g
         zz = gz * _Q14 // g
-        xx = _Q14 - ((zx * zx) >> 14)
-        xy = -((zx * zy) >> 14)
-        xz = -((zx * zz) >> 14)
+        if self._refz < 0:
+            # a clip on the heel counter holds the device upright: use its -z axis
+            self._refz = 1 if zx > 11585 or zx < -11585 else 0
+        if self._refz:
+            xx = (zz * zx) >> 14
+            xy = (zz * zy) >> 14
+            xz = ((zz * zz) >> 14) - _Q14
+        else:
+            xx = _Q14 - ((zx * zx) >> 14)
+            xy = -((zx * zy) >> 14)
+            xz = -((zx * zz) >> 14)
         m = isqrt(xx * xx + xy * xy + xz * xz)
-        if m < 2000:  # toe pointing straight up or down: no levelled frame
-            m = _Q14
+        if m < 2000:  # the reference axis points straight up or down
+            return False
+        r = self._r
         xx = xx * _Q14 // m
         xy = xy * _Q14 // m
         xz = xz * _Q14 // m
@@ -604,35 +858,97 @@ class Gait:
         r[6] = zx
         r[7] = zy
         r[8] = zz
-        self._gmag = g
+        z0 = self._z0
+        z0[0] = zx
+        z0[1] = zy
+        z0[2] = zz
+        # the toe in device coordinates: mount yaw within the levelled frame
+        cm = self._mcos
+        sm = self._msin
+        td = self._td
+        td[0] = (cm * xx + sm * r[3]) >> 14
+        td[1] = (cm * xy + sm * r[4]) >> 14
+        td[2] = (cm * xz + sm * r[5]) >> 14
+        self._gz0 = g >> 1  # |gravity| in the 4 LSB units of the swing integrator
         self._h0 = self.heading
         self._t0 = n
         return True
 
     def _end_swing(self, n_land, ns, vx, vy, px, py, lobe):
         c = self.cfg
-        # the toe's azimuth now, in the frame levelled at lift-off: column 0 of r
-        dh = _wrap(atan2_bam(self._r[3], self._r[0]))
+        # the reference axis's azimuth now, in the frame levelled at lift-off
+        r = self._r
+        if self._refz:
+            dh = _wrap(atan2_bam(-r[5], -r[2]))
+        else:
+            dh = _wrap(atan2_bam(r[3], r[0]))
         self.heading = _wrap(self._h0 + dh)
-        if ns < self._min_swing + self._wst:
-            return
+        if ns < self._min_swing + self._nst:
+            return  # a twitch: part of a landing (a pending stride waits on)
         vmax = self._vmax
         if vx > vmax or vx < -vmax or vy > vmax or vy < -vmax:
+            self._pend = 0
             return
         # ZUPT: the velocity left at the stance grew linearly through the swing
         px -= ((vx >> 3) * (ns + 1)) >> 1
         py -= ((vy >> 3) * (ns + 1)) >> 1
         pmax = self._pmax
         if px > pmax or px < -pmax or py > pmax or py < -pmax:
+            self._pend = 0
             return
         km = self._km
         dx = (px * km) >> 16
         dy = (py * km) >> 16
         length = hypot(dx, dy)
         if length < self._min_stride:
+            return  # no travel: a heel lowering after the toe touched (or a tap)
+        # the foot went somewhere: a stride before this swing was never confirmed
+        self._pend = 0
+        turn = dh > self._turn_lim or dh < -self._turn_lim
+        if turn and length < c["turn_min_stride_mm"]:
             return
-        if (dh > self._turn_lim or dh < -self._turn_lim) and length < c["turn_min_stride_mm"]:
+        # a stride candidate: confirmed once the new stance shows the foot at rest in
+        # the attitude it left the ground in (a swinging leg turns back at another pitch)
+        self._pend = 1
+        z0 = self._z0
+        up = self._up_p
+        up[0] = z0[0]
+        up[1] = z0[1]
+        up[2] = z0[2]
+        self._p_n = n_land
+        self._p_dx = dx
+        self._p_dy = dy
+        self._p_len = length
+        self._p_hm = self._h0 + (dh >> 1)  # the heading mid-swing
+        self._p_lobe = lobe
+        self._p_turn = 1 if turn else 0
+
+    def _confirm(self):
+        """Decide the pending stride: the stance's mean gravity against the lift-off's.
+
+        A short stance in another attitude (a toe touching down before the heel
+        lowers) leaves the stride pending until the next stance, unless a full swing
+        comes first.
+        """
+        gn = self._gn
+        gs = self._gs
+        gx = (gs[0] // gn) >> 1
+        gy = (gs[1] // gn) >> 1
+        gz = (gs[2] // gn) >> 1
+        g = isqrt(gx * gx + gy * gy + gz * gz)
+        z0 = self._up_p
+        if g == 0 or (gx * z0[0] + gy * z0[1] + gz * z0[2]) // g < self._cos_land:
+            if gn >= self._kconf:
+                self._pend = 0
             return
+        self._pend = 0
+        c = self.cfg
+        n_land = self._p_n
+        dx = self._p_dx
+        dy = self._p_dy
+        length = self._p_len
+        hm = self._p_hm
+        lobe = self._p_lobe
         if self._cal_left:
             # calibration walk: forward by definition; learn where the toe points
             self._cal_x += dx
@@ -641,34 +957,59 @@ class Gait:
             if not self._cal_left:
                 self.set_mount(atan2_bam(self._cal_y, self._cal_x))
                 self._emit(EV_CALIBRATED, n_land, 0, 0, self.mount_bam, self._cal_n, 0, 0)
-            self._stride(n_land, FORWARD, 100, length, dx, dy, lobe)
+            self._stride(n_land, FORWARD, 100, length, hm, lobe)
             return
-        # into the foot's frame: undo the mount's yaw (the landing pitch is measured
-        # about the device's y axis: its sign follows the cosine of that yaw)
+        # into the foot's frame: undo the mount's yaw
         cm = self._mcos
         sm = self._msin
         t = (dx * cm + dy * sm) >> 14
         dy = (dy * cm - dx * sm) >> 14
         dx = t
-        lobe = (lobe * cm) >> 14
+        adx = dx if dx >= 0 else -dx
+        ady = dy if dy >= 0 else -dy
+        if ady * self._side_cos > adx * self._side_sin:
+            # travel mostly across the foot: a side-step
+            self._stride(n_land, SIDEWAYS, 100, length, hm, 0)
+            return
+        if self._axis_left and not self._p_turn:
+            self._learn_toe_axis()
         # direction: travel along the toe, with the landing pitch as a second vote
         pv = c["pitch_vote_mm"]
         vote = dx + (pv if lobe > 0 else (-pv if lobe < 0 else 0))
         direction = FORWARD if vote >= 0 else BACKWARD
-        den = (dx if dx >= 0 else -dx) + pv
-        conf = (vote if vote >= 0 else -vote) * 100 // den
+        conf = (vote if vote >= 0 else -vote) * 100 // (adx + pv)
         if conf > 100:
             conf = 100
-        # place the stride on the ground with the heading at its start
-        hb = self._h0
-        ch = cos_bam(hb)
-        sh = sin_bam(hb)
-        wx = (dx * ch - dy * sh) >> 14
-        wy = (dx * sh + dy * ch) >> 14
-        self._stride(n_land, direction, conf, length, wx, wy, lobe)
+        self._stride(n_land, direction, conf, length, hm, lobe)
 
-    def _stride(self, n_land, direction, conf, length, wx, wy, lobe):
-        c = self.cfg
+    def _learn_toe_axis(self):
+        """Add this swing's rotation axis; after enough swings, set the mount's yaw."""
+        a = self._ax
+        c2 = (a[0] - a[1]) >> 1  # the axis as a doubled angle (halved): sign-free
+        s2 = a[2]
+        m = hypot(c2, s2)
+        if m < 64:
+            return
+        m = (m >> 11) + 1
+        a[3] += c2 // m
+        a[4] += s2 // m
+        self._axn += 1
+        self._axis_left -= 1
+        if self._axis_left:
+            return
+        if hypot(a[3], a[4]) * 10 < 2048 * 6 * self._axn:
+            # the swings disagree: try again with the next ones
+            self._axis_left = _AXIS_STRIDES
+            self._axn = 0
+            a[3] = a[4] = 0
+            return
+        # the foot's left-right axis (+-), and the toe a quarter turn clockwise from it
+        toe = ((atan2_bam(a[4], a[3]) >> 1) - 16384) & 0xFFFF
+        if _wrap(toe - self._mount0) > 16384 or _wrap(toe - self._mount0) < -16384:
+            toe = (toe + 32768) & 0xFFFF
+        self.set_mount(toe)
+
+    def _stride(self, n_land, direction, conf, length, hm, lobe):
         if not self._in_bout:
             self._in_bout = 1
             self._bout_n = self._bout_f = self._bout_b = 0
@@ -677,6 +1018,7 @@ class Gait:
         self._bout_n += 1
         self.strides += 1
         self.steps += 2
+        lat = 0
         if direction == FORWARD:
             self.forward_strides += 1
             self.forward_steps += 2
@@ -685,58 +1027,55 @@ class Gait:
             self._alerted = 0
             self._dev_run = 0
             self.lateral_mm = 0
-        else:
+        elif direction == BACKWARD:
             self.backward_strides += 1
             self.backward_steps += 2
             self._bout_b += 1
-        hb = self.heading_bam()
-        lat = 0
-        if direction == BACKWARD:
-            lat = self._backward_stride(n_land, wx, wy, hb)
-        self._emit(EV_STRIDE, n_land, direction, conf, length, hb, lat, lobe)
+            lat = self._backward_stride(n_land, length, hm)
+        else:
+            self.sideways_strides += 1
+            self.sideways_steps += 2
+        self._emit(EV_STRIDE, n_land, direction, conf, length, self.heading_bam(), lat, lobe)
 
-    def _backward_stride(self, n_land, wx, wy, hb):
+    def _backward_stride(self, n_land, length, hm):
         """Track the lateral offset of a backward bout and raise drift alerts."""
         c = self.cfg
-        ch = cos_bam(hb)
-        sh = sin_bam(hb)
+        ch = cos_bam(hm)
+        sh = sin_bam(hm)
         self._bk += 1
         bk = self._bk
         nref = c["ref_strides"]
         if bk == 1:
-            self._refx = self._refy = 0
             self._fux = self._fuy = 0
+            self._dx = self._dy = 0
             self._lat_acc = 0
             self._dev_run = 0
             self._alerted = 0
         if bk <= nref:
-            self._refx += wx
-            self._refy += wy
+            # the reference line: the mean heading of the first strides, through the
+            # bout's start; the path follows the heading stride by stride
             self._fux += ch
             self._fuy += sh
+            self._dx += (length * ch) >> 14
+            self._dy += (length * sh) >> 14
             if bk < nref:
                 return 0
-            # the reference line: mean direction of the first strides, through the start
-            m = hypot(self._refx, self._refy)
-            if m == 0:
-                self._bk = 0
-                return 0
-            px, py = self._refx, self._refy
-            self._refx = (self._refx * 4096 // m) << 2
-            self._refy = (self._refy * 4096 // m) << 2
             m = hypot(self._fux, self._fuy)
             if m == 0:
                 self._bk = 0
                 return 0
             self._fux = (self._fux * 4096 // m) << 2
             self._fuy = (self._fuy * 4096 // m) << 2
-            # offset of the end of the reference strides from the line (~0 by design)
-            self._lat_acc = (self._refx * py - self._refy * px) >> 14
+            self._lat_acc = (self._fux * self._dy - self._fuy * self._dx) >> 14
         else:
-            self._lat_acc = _clamp(self._lat_acc + ((self._refx * wy - self._refy * wx) >> 14),
-                                   1000000)
+            # sine of this stride's heading off the line, times its length
+            d = (self._fux * sh - self._fuy * ch) >> 14
+            self._lat_acc = _clamp(self._lat_acc + ((length * d) >> 14), 1000000)
         lat = self._lat_acc
         self.lateral_mm = lat
+        hb = self.heading_bam()
+        ch = cos_bam(hb)
+        sh = sin_bam(hb)
         dev = (self._fux * sh - self._fuy * ch) >> 14  # sine of the heading deviation
         cosdev = (self._fux * ch + self._fuy * sh) >> 14
         if dev > self._sin_alert or dev < -self._sin_alert or cosdev < 0:
@@ -767,6 +1106,27 @@ class Gait:
         self.lateral_mm = 0
         self._emit(EV_BOUT_END, self._last_stride_n, 0, 0, self._bout_n, self._bout_f,
                    self._bout_b, 0)
+
+
+def _ilog(x):
+    """log2(x) in 1/8 octaves (linear between powers of two); 0 for x < 1."""
+    if x < 1:
+        return 0
+    b = 3
+    while x >= 16:
+        x >>= 1
+        b += 1
+    while x < 8:
+        x <<= 1
+        b -= 1
+    return (b << 3) + x - 8
+
+
+def _iexp(L):
+    """The inverse of _ilog: 2 ** (L / 8), for 0 <= L < 216."""
+    b = L >> 3
+    m = 8 + (L & 7)
+    return (m << b) >> 3 if b < 24 else m << (b - 3)
 
 
 def _clamp(x, m):

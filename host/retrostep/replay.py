@@ -21,6 +21,8 @@ EVENT_NAMES = {
     gait.EV_BOUT_END: "bout_end",
     gait.EV_CALIBRATED: "calibrated",
 }
+DIRECTION_NAMES = {gait.FORWARD: "forward", gait.BACKWARD: "backward",
+                   gait.SIDEWAYS: "sideways"}
 # trace metadata the board writes about its calibration, honoured by a replay
 META_SETTINGS = ("mount_yaw_deg",)
 META_CALIBRATE = "calibrate_forward_strides"
@@ -99,7 +101,7 @@ def event_dict(raw, time_of):
     kind, sample = raw[0], raw[1]
     out = {"t_s": round(time_of(sample), 4), "type": EVENT_NAMES.get(kind, str(kind))}
     if kind == gait.EV_STRIDE:
-        out["direction"] = "forward" if raw[2] == gait.FORWARD else "backward"
+        out["direction"] = DIRECTION_NAMES.get(raw[2], "unknown")
         out["confidence"] = raw[3]
         out["length_m"] = raw[4] / 1000
         out["heading_deg"] = round(raw[5] * 360 / 65536, 1)
