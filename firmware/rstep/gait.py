@@ -102,6 +102,7 @@ _SWING = const(2)
 _ABORTED = const(3)
 _AXIS_STRIDES = const(6)  # swings that teach the toe axis (auto_mount)
 _E_MAX = const(16777215)  # one sample's energy is capped here (2**24 - 1)
+_JR = const(128)  # swing samples whose change of acceleration is kept (a power of 2)
 
 # defaults; every one can be overridden in Gait(..., name=value)
 DEFAULTS = {
@@ -299,8 +300,7 @@ class Gait:
         self._th0 = level(50)
         self._lvl = c["stance_level_pct"]
         self._esc = odr_hz * 3 // 2  # 1.5 s without a stance: re-learn the level
-        self._jdk = 3 if odr_hz < 150 else (4 if odr_hz < 300 else 5)  # impact memory
-        self._contact_lag = odr_hz * 3 // 10  # contact at most 0.3 s before the stance
+        self._contact_lag = min(_JR - 1, odr_hz * 3 // 10)  # contact <= 0.3 s before stance
         self._min_swing = odr_hz * c["min_swing_ms"] // 1000
         # the swing integrators hold 2.5 s at 208 Hz at most
         self._max_swing = min(odr_hz * c["max_swing_ms"] // 1000, odr_hz * 5 // 2, 520)
@@ -333,6 +333,7 @@ class Gait:
         self._cal_left = 0
         self._evq = array("i", [0] * (_EVQ * EV_FIELDS))
         self._ring = array("i", [0] * 16)
+        self._jr = array("i", [0] * _JR)  # change of acceleration of the last swing samples
         self._pa = array("i", [0, 0, 0])  # previous acceleration sample
         self._ba = array("i", [0, 0, 0])  # gyro bias accumulators, Q12 LSB
         self._gs = array("i", [0, 0, 0])  # stance acceleration sums, LSB
@@ -396,8 +397,9 @@ class Gait:
         self._lobe = 0
         self._t0 = 0
         self._pend = 0  # a stride waits for its stance to confirm it
-        self._jm = 0
-        self._nimp = 0
+        self._ji = 0
+        for i in range(_JR):
+            self._jr[i] = 0
         # bouts and the drift alert
         self._last_stride_n = 0
         self._in_bout = 0
@@ -525,9 +527,8 @@ class Gait:
         pdb = self._pitch_db
         lobe = self._lobe
         el0 = self._el0
-        jm = self._jm
-        jdk = self._jdk
-        nimp = self._nimp
+        jr = self._jr
+        ji = self._ji
         axis = self._axis_left
         axs = self._ax
         bout_end = self._last_stride_n + self._gap if self._in_bout else -1
@@ -625,8 +626,6 @@ class Gait:
                     ns = vx = vy = vz = px = py = pz = 0
                     el0 = ((r[6] >> 1) * td[0] + (r[7] >> 1) * td[1] + (r[8] >> 1) * td[2]) >> 13
                     lobe = 0
-                    jm = 0
-                    nimp = n
                     axs[0] = axs[1] = axs[2] = 0
                 else:
                     phase = _ABORTED
@@ -674,10 +673,8 @@ class Gait:
                     axs[1] += t * t
                     axs[2] += s * t
                 # the impact: the last sharp change of acceleration
-                jm -= jm >> jdk
-                if j > jm:
-                    jm = j
-                    nimp = n
+                jr[ji] = j  # the change of acceleration, kept to find the impact
+                ji = (ji + 1) & (_JR - 1)
                 # acceleration in the levelled frame, gravity removed, integrated twice
                 ax >>= 2
                 ay >>= 2
@@ -691,9 +688,8 @@ class Gait:
                 if still >= nst:
                     # stance again: the stride ended at the impact before this still run
                     n_still = n - nst + 1
-                    if nimp < n_still - self._contact_lag or nimp > n_still:
-                        nimp = n_still
-                    self._end_swing(nimp, ns, vx, vy, px, py, lobe)
+                    self._end_swing(self._contact(n, n_still, ji, ns), ns, vx, vy, px, py,
+                                    lobe)
                     self._adapt(self._smin, qmax, 0)
                     th = self._th
                     phase = _STANCE
@@ -743,9 +739,37 @@ class Gait:
         self._pz = pz
         self._lobe = lobe
         self._el0 = el0
-        self._jm = jm
-        self._nimp = nimp
+        self._ji = ji
         return k
+
+    def _contact(self, n, n_still, ji, ns):
+        """Initial contact: the onset of the landing's impact.
+
+        Among the samples of the swing's second half and of the last 0.3 s before the
+        stance, the first whose
+        change of acceleration reaches a quarter of the largest (half its amplitude);
+        a soft landing with no impact ends where the stance begins.
+        """
+        jr = self._jr
+        back = n - n_still  # samples since the stance began (the newest is at ji - 1)
+        span = self._contact_lag
+        if span > (ns >> 1) - back:  # the landing is in the second half of the swing
+            span = (ns >> 1) - back
+        top = 0
+        k = 0
+        while k < span:
+            j = jr[(ji - 1 - back - k) & (_JR - 1)]
+            if j > top:
+                top = j
+            k += 1
+        first = 0
+        k = 0
+        lim = top >> 2
+        while k < span:
+            if jr[(ji - 1 - back - k) & (_JR - 1)] >= lim:
+                first = k
+            k += 1
+        return n_still - first if top else n_still
 
     # ------------------------------------------------------------------ stance level
     def _adapt(self, lo, hi, fresh):

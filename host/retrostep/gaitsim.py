@@ -148,7 +148,6 @@ KINDS = WALKING_KINDS + ("still", "tap", "leg_swing")
 DIRECTIONS = ("forward", "backward")
 SIDE_DIRECTIONS = ("left", "right")  # kind "sidestep": which way the foot travels
 LEAVE_LINE_M = 0.5  # lateral offset that counts as leaving the line
-REFERENCE_STRIDES = 3  # strides that define a backward bout's line
 
 # ---------------------------------------------------------------------------- parameters
 
@@ -1011,6 +1010,7 @@ def build_motion(scenario, seed=0):
             if b.kind == "turn":
                 dchi_nominal = math.radians(b.turn_deg) / b.strides
             first_index = len(strides)
+            line = math.radians(b.heading_deg) if b.heading_deg is not None else chi
             roll_amp = math.radians(g.swing_roll_deg) * (-side)  # roll outward in swing
             n = b.strides
             cycles = g.cycle_s * (1.0 + 0.02 * var * rng.standard_normal(n))
@@ -1112,7 +1112,7 @@ def build_motion(scenario, seed=0):
                 "treadmill": bool(b.treadmill), "stride_m": g.stride_m,
                 "cadence_spm": g.cadence_spm, "curve_deg_per_m": b.curve_deg_per_m,
                 "curve_from_stride": b.curve_from_stride,
-                "_first": first_index,
+                "_first": first_index, "_line": line,
             })
             if plan["sideways"]:
                 entry["side"] = b.direction
@@ -1230,13 +1230,13 @@ def _labels(sc, motion, strides, bouts, other_steps, seed):
     offsets, leaves = [], None
     for entry in bouts:
         first = entry.pop("_first", None)
+        line = entry.pop("_line", None)
         if first is None or entry.get("direction") != "backward":
             continue
         mine = list(range(first, first + entry["strides"]))
         start = p0s[mine[0]]
         ends = p1s[mine]
-        k = min(REFERENCE_STRIDES, len(mine))
-        d = _unit((ends[k - 1] - start)[:2])
+        d = np.array([-math.cos(line), -math.sin(line)])  # backward along the path
         rel = np.vstack([start, ends])[:, :2] - start[:2]
         off = d[0] * rel[:, 1] - d[1] * rel[:, 0]  # + = left of the walking direction
         times = [strides[mine[0]]["t_start_s"]] + [strides[j]["t_land_s"] for j in mine]
@@ -1271,7 +1271,7 @@ def _labels(sc, motion, strides, bouts, other_steps, seed):
         "strides": out_strides,
         "step_events": steps,
         "drift": {"lateral_offset_m": offsets, "leaves_line_t_s": leaves,
-                  "limit_m": LEAVE_LINE_M, "reference_strides": REFERENCE_STRIDES},
+                  "limit_m": LEAVE_LINE_M, "reference": "walking line"},
         "bouts": bouts,
     }
 
@@ -1312,7 +1312,8 @@ def simulate(scenario, seed=0, *, ideal=None):
                in_place_steps
         step_events: [{t_land_s, foot: instrumented|other, direction}]
         drift: {lateral_offset_m: [[t_s, offset_m], ...] (per backward stride, + =
-                left of the line through the bout's start along its first 3 strides),
+                left of the walking line: through the IMU at the bout's start, along the
+                direction the walker set off in, i.e. the line a straight walk keeps),
                 leaves_line_t_s: first time |offset| > 0.5 m or None, limit_m}
         bouts: [{kind, t_start_s, t_end_s, direction, strides, steps, treadmill, ...}]
     """
@@ -1523,14 +1524,18 @@ def labels_path(trace_path):
     return base + ".labels.json"
 
 
+def labels_text(labels):
+    """The exact text of a NAME.labels.json file."""
+    return json.dumps(labels, indent=1, sort_keys=False) + "\n"
+
+
 def write_case(trace_path, trace, labels):
     """Write TRACE.csv and TRACE.labels.json."""
     from .trace import write_trace
 
     write_trace(trace_path, trace)
     with open(labels_path(trace_path), "w", encoding="utf-8", newline="\n") as f:
-        json.dump(labels, f, indent=1, sort_keys=False)
-        f.write("\n")
+        f.write(labels_text(labels))
 
 
 # ---------------------------------------------------------------------------- figure
@@ -1718,7 +1723,7 @@ def do_simulate(args):
 
 __all__ = [
     "Bout", "Gait", "Motion", "Mount", "PLACEMENTS", "Scenario", "SensorModel", "Subject",
-    "SUBJECTS", "Vibration", "build_motion", "impact_gain_at", "labels_path",
+    "SUBJECTS", "Vibration", "build_motion", "impact_gain_at", "labels_path", "labels_text",
     "mount_preset", "plot_stride_pair", "resolve_gait", "reverse_bout", "rpy_matrix",
     "simulate", "to_trace_time", "write_case",
 ]
