@@ -286,3 +286,15 @@ def test_cli_simulates_a_side_step_on_a_side_mount_mid_walk(tmp_path):
     p = subprocess.run([sys.executable, "-m", "retrostep.cli", "simulate", "-o", str(out),
                         "--vibration", "0.1"], capture_output=True, text=True)
     assert p.returncode == 2 and "--vibration" in p.stderr
+
+
+def test_drift_is_measured_from_the_walking_line():
+    """The true offset is from the line the walker set off along (not a line fitted to
+    a few noisy strides), so a straight walk stays well inside 0.1 m."""
+    for seed in range(4):
+        _, lab = gs.simulate(framed(gs.Bout("walk", "backward", strides=40)), seed=seed)
+        offsets = [o for _, o in lab["drift"]["lateral_offset_m"]]
+        assert offsets[0] == 0.0 and max(map(abs, offsets)) < 0.1, seed
+    bout = gs.Bout("walk", "backward", strides=20, heading_deg=90.0)  # sets off to +y
+    _, lab = gs.simulate(framed(bout), seed=0)
+    assert max(abs(o) for _, o in lab["drift"]["lateral_offset_m"]) < 0.1

@@ -1112,7 +1112,7 @@ def build_motion(scenario, seed=0):
                 "treadmill": bool(b.treadmill), "stride_m": g.stride_m,
                 "cadence_spm": g.cadence_spm, "curve_deg_per_m": b.curve_deg_per_m,
                 "curve_from_stride": b.curve_from_stride,
-                "_first": first_index, "_line": line,
+                "_first": first_index, "_line": line, "_turned": b.heading_deg is not None,
             })
             if plan["sideways"]:
                 entry["side"] = b.direction
@@ -1231,15 +1231,19 @@ def _labels(sc, motion, strides, bouts, other_steps, seed):
     for entry in bouts:
         first = entry.pop("_first", None)
         line = entry.pop("_line", None)
+        turned = entry.pop("_turned", False)
         if first is None or entry.get("direction") != "backward":
             continue
         mine = list(range(first, first + entry["strides"]))
-        start = p0s[mine[0]]
+        start, t0 = p0s[mine[0]], strides[mine[0]]["t_start_s"]
+        if turned and len(mine) > 1:  # the first stride turns onto the line: start after it
+            start, t0 = p1s[mine[0]], strides[mine[0]]["t_land_s"]
+            mine = mine[1:]
         ends = p1s[mine]
         d = np.array([-math.cos(line), -math.sin(line)])  # backward along the path
         rel = np.vstack([start, ends])[:, :2] - start[:2]
         off = d[0] * rel[:, 1] - d[1] * rel[:, 0]  # + = left of the walking direction
-        times = [strides[mine[0]]["t_start_s"]] + [strides[j]["t_land_s"] for j in mine]
+        times = [t0] + [strides[j]["t_land_s"] for j in mine]
         series = [[float(t), float(o)] for t, o in zip(times, off)]
         offsets += series
         over = [t for t, o in series if abs(o) > LEAVE_LINE_M]
@@ -1313,7 +1317,8 @@ def simulate(scenario, seed=0, *, ideal=None):
         step_events: [{t_land_s, foot: instrumented|other, direction}]
         drift: {lateral_offset_m: [[t_s, offset_m], ...] (per backward stride, + =
                 left of the walking line: through the IMU at the bout's start, along the
-                direction the walker set off in, i.e. the line a straight walk keeps),
+                direction the walker set off in, i.e. the line a straight walk keeps; a
+                bout with heading_deg starts it after its first, turning stride),
                 leaves_line_t_s: first time |offset| > 0.5 m or None, limit_m}
         bouts: [{kind, t_start_s, t_end_s, direction, strides, steps, treadmill, ...}]
     """
