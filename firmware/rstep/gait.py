@@ -117,7 +117,7 @@ DEFAULTS = {
     "turn_min_stride_mm": 300,  # ... must travel at least this (turning in place)
     "pitch_vote_mm": 60,  # weight of the landing pitch vote, in mm of travel
     "bout_gap_s": 3,  # no stride for this long ends a bout
-    "ref_strides": 4,  # backward strides whose mean heading is the reference line
+    "ref_strides": 8,  # backward strides whose heading is the reference line
     "alert_offset_mm": 500,  # lateral offset that raises a drift alert
     "alert_heading_deg": 15,  # heading deviation that raises one ...
     "alert_heading_strides": 3,  # ... when held for this many strides
@@ -341,6 +341,7 @@ class Gait:
         self._td = array("i", [0, 0, 0])  # the toe in device coordinates, Q14
         self._z0 = array("i", [0, 0, 0])  # up at lift-off in device coordinates, Q14
         self._up_p = array("i", [0, 0, 0])  # the same for the pending stride
+        self._hr = array("i", [0] * 8)  # headings of the reference strides (bam16)
         self._ax = array("i", [0, 0, 0, 0, 0])  # toe axis: swing sums uu, vv, uv; strides c, s
         self.reset()
 
@@ -946,6 +947,7 @@ class Gait:
         self._p_hm = self._h0 + (dh >> 1)  # the heading mid-swing
         self._p_lobe = lobe
         self._p_turn = 1 if turn else 0
+        self._p_dh = dh
 
     def _confirm(self):
         """Decide the pending stride: the stance's mean gravity against the lift-off's.
@@ -1004,7 +1006,7 @@ class Gait:
         conf = (vote if vote >= 0 else -vote) * 100 // (adx + pv)
         if conf > 100:
             conf = 100
-        self._stride(n_land, direction, conf, length, hm, lobe)
+        self._stride(n_land, direction, conf, length, hm, lobe, self._p_dh)
 
     def _learn_toe_axis(self):
         """Add this swing's rotation axis; after enough swings, set the mount's yaw."""
@@ -1033,7 +1035,7 @@ class Gait:
             toe = (toe + 32768) & 0xFFFF
         self.set_mount(toe)
 
-    def _stride(self, n_land, direction, conf, length, hm, lobe):
+    def _stride(self, n_land, direction, conf, length, hm, lobe, dh=0):
         if not self._in_bout:
             self._in_bout = 1
             self._bout_n = self._bout_f = self._bout_b = 0
@@ -1055,41 +1057,53 @@ class Gait:
             self.backward_strides += 1
             self.backward_steps += 2
             self._bout_b += 1
-            lat = self._backward_stride(n_land, length, hm)
+            lat = self._backward_stride(n_land, length, hm, dh)
         else:
             self.sideways_strides += 1
             self.sideways_steps += 2
         self._emit(EV_STRIDE, n_land, direction, conf, length, self.heading_bam(), lat, lobe)
 
-    def _backward_stride(self, n_land, length, hm):
+    def _backward_stride(self, n_land, length, hm, dh):
         """Track the lateral offset of a backward bout and raise drift alerts."""
         c = self.cfg
         ch = cos_bam(hm)
         sh = sin_bam(hm)
+        if dh > self._turn_lim or dh < -self._turn_lim:
+            self._bk = 0  # the walker turned: a new line starts here
         self._bk += 1
         bk = self._bk
         nref = c["ref_strides"]
         if bk == 1:
-            self._fux = self._fuy = 0
             self._dx = self._dy = 0
             self._lat_acc = 0
             self._dev_run = 0
             self._alerted = 0
         if bk <= nref:
-            # the reference line: the mean heading of the first strides, through the
-            # bout's start; the path follows the heading stride by stride
-            self._fux += ch
-            self._fuy += sh
+            # the reference line: the heading of the first strides (a trimmed mean,
+            # so one odd stride does not tilt it), through the bout's start; the path
+            # follows the heading stride by stride
+            hr = self._hr
+            hr[bk - 1] = _wrap(hm - hr[0]) if bk > 1 else hm
             self._dx += (length * ch) >> 14
             self._dy += (length * sh) >> 14
             if bk < nref:
                 return 0
-            m = hypot(self._fux, self._fuy)
-            if m == 0:
-                self._bk = 0
-                return 0
-            self._fux = (self._fux * 4096 // m) << 2
-            self._fuy = (self._fuy * 4096 // m) << 2
+            tot = 0
+            lo = hi = 0
+            for i in range(1, nref):
+                d = hr[i]
+                tot += d
+                if d < lo:
+                    lo = d
+                if d > hi:
+                    hi = d
+            if nref >= 4:
+                tot = (tot - lo - hi) // (nref - 2)
+            else:
+                tot //= nref
+            href = hr[0] + tot
+            self._fux = cos_bam(href)
+            self._fuy = sin_bam(href)
             self._lat_acc = (self._fux * self._dy - self._fuy * self._dx) >> 14
         else:
             # sine of this stride's heading off the line, times its length
