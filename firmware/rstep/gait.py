@@ -26,8 +26,8 @@ How it works (docs/engine.md has the reasoning and the figures):
   lowest E of recent stances) and the peak (the highest E of recent swings) and calls a
   sample still when E is below floor + 35 % of the way to the peak (at least 1.5 and at
   most 5 octaves above the floor). Ground vibration, a treadmill deck or a heel sensor
-  raise the floor and the level follows. When no stance is found for 1.5 s the level is
-  reset from the quietest window of that time, and a stance that holds more than
+  raise the floor and the level follows. When no stance is found for 1 s the level is
+  reset from the quietest window of its last half, and a stance that holds more than
   4 octaves of activity lowers it: no rest at the start is needed, only walking.
 - Gyro bias: refined in every stance with clamped residuals (a median-like estimate
   that vibration does not pull), fast at first, then over ~128 stance samples.
@@ -111,7 +111,7 @@ DEFAULTS = {
     "min_swing_ms": 120,  # shorter swings are not strides
     "max_swing_ms": 2500,  # longer ones neither (leg swinging, fidgeting)
     "min_stride_mm": 80,  # horizontal travel of a stride
-    "land_tilt_deg": 20,  # a stance tilted further from the lift-off stance: no stride
+    "land_tilt_deg": 25,  # a stance tilted further from the lift-off stance: no stride
     "side_deg": 50,  # travel further than this from the toe axis: a side-step
     "turn_deg": 25,  # a stride turning more than this ...
     "turn_min_stride_mm": 300,  # ... must travel at least this (turning in place)
@@ -299,7 +299,7 @@ class Gait:
         self._emin = _iexp(self._lmin)
         self._th0 = level(50)
         self._lvl = c["stance_level_pct"]
-        self._esc = odr_hz * 3 // 2  # 1.5 s without a stance: re-learn the level
+        self._esc = odr_hz  # 1 s without a stance: re-learn the level
         self._contact_lag = min(_JR - 1, odr_hz * 3 // 10)  # contact <= 0.3 s before stance
         self._min_swing = odr_hz * c["min_swing_ms"] // 1000
         # the swing integrators hold 2.5 s at 208 Hz at most
@@ -367,6 +367,7 @@ class Gait:
         for i in range(5):
             self._ax[i] = 0
         self._refz = -1  # levelled x from device x (0) or device -z (1); -1: not chosen
+        self._z0[0] = self._z0[1] = self._z0[2] = 0
         # activity and the adaptive stance level
         for i in range(16):
             self._ring[i] = 0
@@ -536,6 +537,10 @@ class Gait:
         max_swing = self._max_swing
         n = self.n
         k = start
+        if n == 0 and start < end:  # no change of acceleration before the first sample
+            pax = buf[start * 6]
+            pay = buf[start * 6 + 1]
+            paz = buf[start * 6 + 2]
         while k < end:
             if self._qn > _EVQ - 4:
                 break
@@ -708,7 +713,9 @@ class Gait:
                     seg = 0
             if phase != _STANCE:
                 seg += 1
-                if seg >= esc:
+                if seg == esc >> 1:
+                    qmin = qmax = esum  # the escape below looks at the last 0.5 s only
+                elif seg >= esc:
                     # no stance for too long: the level is below this ground's quiet
                     self._adapt(qmin, qmax, 1)
                     th = self._th
@@ -884,9 +891,11 @@ class Gait:
         r[7] = zy
         r[8] = zz
         z0 = self._z0
-        z0[0] = zx
-        z0[1] = zy
-        z0[2] = zz
+        if gn >= self._kconf or not (z0[0] or z0[1] or z0[2]):
+            # the attitude a stride must come back to: of a stance long enough to say
+            z0[0] = zx
+            z0[1] = zy
+            z0[2] = zz
         # the toe in device coordinates: mount yaw within the levelled frame
         cm = self._mcos
         sm = self._msin
@@ -915,8 +924,10 @@ class Gait:
             self._pend = 0
             return
         # ZUPT: the velocity left at the stance grew linearly through the swing
-        px -= ((vx >> 3) * (ns + 1)) >> 1
-        py -= ((vy >> 3) * (ns + 1)) >> 1
+        cx = ((vx >> 3) * (ns + 1)) >> 1
+        cy = ((vy >> 3) * (ns + 1)) >> 1
+        px -= cx
+        py -= cy
         pmax = self._pmax
         if px > pmax or px < -pmax or py > pmax or py < -pmax:
             self._pend = 0
@@ -927,6 +938,12 @@ class Gait:
         length = hypot(dx, dy)
         if length < self._min_stride:
             return  # no travel: a heel lowering after the toe touched (or a tap)
+        if hypot((cx * km) >> 16, (cy * km) >> 16) > length << 1:
+            # the de-drift would move the foot twice as far as the stride itself: the
+            # foot was not at rest at both ends (a leg swinging from the knee turns
+            # back: 5x; real treadmill strides: up to 1.7x)
+            self._pend = 0
+            return
         # the foot went somewhere: a stride before this swing was never confirmed
         self._pend = 0
         turn = dh > self._turn_lim or dh < -self._turn_lim
