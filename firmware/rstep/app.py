@@ -115,6 +115,8 @@ class App:
         if self.state == IDLE:
             return
         self._drain()
+        self.engine.flush()  # a stride still waiting for its stance is decided now
+        self._drain()
         self.log.close_session(logbook.engine_summary(self.engine), end_s=int(self.clock_s()))
         self.state = IDLE
         self._state_ms = now_ms

@@ -328,6 +328,8 @@ class Gait:
         self._pitch_db = _deg_to_q14_sine(8)
         self._cos_land = _deg_to_q14_sine(90 - c["land_tilt_deg"])
         self._kconf = max(3, odr_hz // 10)  # stance samples that confirm a stride
+        self._orph_win = odr_hz * 5 // 2  # an orphan landing and the next stride
+        self._odr4 = odr_hz >> 2  # a quarter second
         self._sin_alert = _deg_to_q14_sine(c["alert_heading_deg"])
         self._mount0 = (c["mount_yaw_deg"] * 65536) // 360
         self._cal_left = 0
@@ -399,6 +401,9 @@ class Gait:
         self._lobe = 0
         self._t0 = 0
         self._pend = 0  # a stride waits for its stance to confirm it
+        self._orph = 0  # a landing before any stance waits for the next stride
+        self._o_n = 0
+        self._stanced = 0  # a stance was seen in this session
         self._ji = 0
         for i in range(_JR):
             self._jr[i] = 0
@@ -481,6 +486,7 @@ class Gait:
             self._end_bout()  # the bout's end fell inside the gap
         self.n = n
         self._pend = 0
+        self._orph = 0
         self._phase = _ABORTED
         self._still = 0
         self._seg = 0
@@ -706,7 +712,14 @@ class Gait:
                     phase = _ABORTED
                     self._pend = 0
             elif phase == _ABORTED:
+                jr[ji] = j
+                ji = (ji + 1) & (_JR - 1)
                 if still >= nst:
+                    if not self._stanced and qmax > th << 3:
+                        # the session began mid-swing: this stance may end a stride
+                        # (when at least a quarter second of its swing was seen)
+                        self._o_n = self._contact(n, n - nst + 1, ji, n + 1)
+                        self._orph = 1 if self._o_n >= self._odr4 else 0
                     phase = _STANCE
                     self._stance_begin(ax, ay, az)
                     qmin = qmax = esum
@@ -808,6 +821,7 @@ class Gait:
 
     # ------------------------------------------------------------------ stance
     def _stance_begin(self, ax, ay, az):
+        self._stanced = 1
         gs = self._gs
         gs[0] = ax
         gs[1] = ay
@@ -966,7 +980,13 @@ class Gait:
         self._p_turn = 1 if turn else 0
         self._p_dh = dh
 
-    def _confirm(self):
+    def flush(self):
+        """The input ends (a session stops): decide a stride still waiting for its
+        stance with the stance seen so far."""
+        if self._pend and self._phase == _STANCE and self._gn >= 2:
+            self._confirm(1)
+
+    def _confirm(self, final=0):
         """Decide the pending stride: the stance's mean gravity against the lift-off's.
 
         A short stance in another attitude (a toe touching down before the heel
@@ -981,7 +1001,7 @@ class Gait:
         g = isqrt(gx * gx + gy * gy + gz * gz)
         z0 = self._up_p
         if g == 0 or (gx * z0[0] + gy * z0[1] + gz * z0[2]) // g < self._cos_land:
-            if gn >= self._kconf:
+            if final or gn >= self._kconf:
                 self._pend = 0
             return
         self._pend = 0
@@ -1053,10 +1073,17 @@ class Gait:
         self.set_mount(toe)
 
     def _stride(self, n_land, direction, conf, length, hm, lobe, dh=0):
+        if self._orph:
+            # the landing that ended a swing begun before the recording: a stride
+            # of the same walk as the one that follows it
+            self._orph = 0
+            if n_land - self._o_n <= self._orph_win:
+                self._stride(self._o_n, direction, conf, length, hm, 0)
         if not self._in_bout:
             self._in_bout = 1
             self._bout_n = self._bout_f = self._bout_b = 0
-            self._emit(EV_BOUT_START, self._t0, 0, 0, 0, 0, 0, 0)
+            self._emit(EV_BOUT_START, self._t0 if self._t0 < n_land else n_land,
+                       0, 0, 0, 0, 0, 0)
         self._last_stride_n = n_land
         self._bout_n += 1
         self.strides += 1

@@ -45,6 +45,9 @@ def engine_timeline(board, settings=None, calibrate_strides=0):
         lateral[k] = eng.lateral_mm / 1000
         while eng.pop(ev):
             events.append(tuple(ev))
+    eng.flush()
+    while eng.pop(ev):
+        events.append(tuple(ev))
     heading = np.degrees(np.unwrap(np.radians(heading)))
     return {"stance": stance, "heading_deg": heading, "lateral_m": lateral}, events
 

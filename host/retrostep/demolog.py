@@ -64,6 +64,9 @@ def make_demo_session(path=None):
             done = eng.feed(flat, done, min(n, done + FIFO_BATCH))
             while eng.pop(ev):
                 log.append_event(ev)
+        eng.flush()  # as the board does when a session stops
+        while eng.pop(ev):
+            log.append_event(ev)
         end_s = start_s + (n + board.odr_hz - 1) // board.odr_hz
         log.close_session(lb.engine_summary(eng), end_s=end_s)
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)

@@ -38,11 +38,16 @@ def main():
     t0 = time.ticks_us()
     {lock}
     try:
-        while done < n:
-            e = done + {chunk}
-            if e > n:
-                e = n
-            done = eng.feed(buf, done, e)
+        fin = 0
+        while not fin:
+            if done < n:
+                e = done + {chunk}
+                if e > n:
+                    e = n
+                done = eng.feed(buf, done, e)
+            else:
+                eng.flush()
+                fin = 1
             while eng.pop(ev):
                 if ne < cap:
                     j = ne * EV_FIELDS

@@ -82,6 +82,9 @@ def feed_engine(eng, samples, gaps=()):
                 events.append(tuple(ev))
         if lost:
             eng.gap(lost)
+    eng.flush()  # the input ends: a stride waiting for its stance is decided now
+    while eng.pop(ev):
+        events.append(tuple(ev))
     return events
 
 
