@@ -77,7 +77,7 @@ def test_the_engine_accepts_each_setting_at_both_ends_of_its_range(key, tmp_path
             data["gait"]["rearm_offset_mm"] = 0
         cfg = config.load(write(tmp_path, data))
         eng = gait.Gait(**config.gait_settings(cfg))
-        assert eng.cfg[key] == data["gait"][key]
+        assert eng.settings()[key] == data["gait"][key]
 
 
 def test_describe_lists_every_key_with_default_and_range():

@@ -59,7 +59,7 @@ PIN_MAX = 63  # GPIO numbers 0..PIN_MAX; a string is a pin name ("GP15", "D5")
 # allowed range of each engine setting (gait.DEFAULTS), chosen so that every product in
 # the engine's set-up stays a small int and the engine's own limits hold
 GAIT_RANGES = {
-    "still_ms": (10, 500, "ms below the stance level that make a stance"),
+    "still_ms": (10, 500, "ms still that make a stance"),
     "stance_level_pct": (5, 95, "%: the stance level between the floor and the peak"),
     "min_swing_ms": (50, 2000, "ms: shorter swings are not strides"),
     "max_swing_ms": (300, 5000, "ms: longer swings are not strides"),

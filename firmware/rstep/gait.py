@@ -103,6 +103,52 @@ _ABORTED = const(3)
 _AXIS_STRIDES = const(6)  # swings that teach the toe axis (auto_mount)
 _E_MAX = const(16777215)  # one sample's energy is capped here (2**24 - 1)
 _JR = const(128)  # swing samples whose change of acceleration is kept (a power of 2)
+_PV = const(8)  # the pending stride: contact, dx, dy, length, heading, pitch, turn, dh
+
+# the engine's constants, derived from the settings once (Gait._k)
+_K_ASH = const(0)
+_K_BCLIP = const(1)
+_K_BMAX = const(2)
+_K_CONTACT_LAG = const(3)
+_K_COOL = const(4)
+_K_COS_LAND = const(5)
+_K_EMIN = const(6)
+_K_ESC = const(7)
+_K_G2 = const(8)
+_K_G_LSB = const(9)
+_K_GAP = const(10)
+_K_GSH = const(11)
+_K_JSH = const(12)
+_K_KCONF = const(13)
+_K_KM = const(14)
+_K_KW = const(15)
+_K_LMAX = const(16)
+_K_LMIN = const(17)
+_K_LVL = const(18)
+_K_MAX_SWING = const(19)
+_K_MIN_STRIDE = const(20)
+_K_MIN_SWING = const(21)
+_K_MOUNT0 = const(22)
+_K_NST = const(23)
+_K_ODR4 = const(24)
+_K_ORPH_WIN = const(25)
+_K_PITCH_DB = const(26)
+_K_PMAX = const(27)
+_K_SIDE_COS = const(28)
+_K_SIDE_SIN = const(29)
+_K_SIN_ALERT = const(30)
+_K_TH0 = const(31)
+_K_TURN_LIM = const(32)
+_K_VMAX = const(33)
+_K_WN = const(34)
+_K_TURN_MIN_STRIDE_MM = const(35)
+_K_PITCH_VOTE_MM = const(36)
+_K_REF_STRIDES = const(37)
+_K_ALERT_OFFSET_MM = const(38)
+_K_ALERT_HEADING_STRIDES = const(39)
+_K_REARM_OFFSET_MM = const(40)
+_K_AUTO_MOUNT = const(41)
+_KN = const(42)
 
 # defaults; every one can be overridden in Gait(..., name=value)
 DEFAULTS = {
@@ -260,6 +306,14 @@ def _energy_units(ug_per_lsb, udps_per_lsb):
     return ash, gsh
 
 
+def _zeros(typecode, n):
+    """A zeroed array, built without a temporary list (it would linger on the heap)."""
+    a = array(typecode, range(n))
+    for i in range(n):
+        a[i] = 0
+    return a
+
+
 class Gait:
     """The gait engine. Construct once; feed it samples; pop its events."""
 
@@ -277,74 +331,83 @@ class Gait:
         if not 5 <= c["stance_level_pct"] <= 95:
             raise ValueError("stance_level_pct must be 5..95")
         self.odr_hz = odr_hz
-        self.cfg = c
+        self._k = _zeros("i", _KN)
+        self._k[_K_TURN_MIN_STRIDE_MM] = c["turn_min_stride_mm"]
+        self._k[_K_PITCH_VOTE_MM] = c["pitch_vote_mm"]
+        self._k[_K_REF_STRIDES] = c["ref_strides"]
+        self._k[_K_ALERT_OFFSET_MM] = c["alert_offset_mm"]
+        self._k[_K_ALERT_HEADING_STRIDES] = c["alert_heading_strides"]
+        self._k[_K_REARM_OFFSET_MM] = c["rearm_offset_mm"]
+        self._k[_K_AUTO_MOUNT] = c["auto_mount"]
+        self._cfg = tuple(c[k] for k in DEFAULTS)  # settings() gives them back
         # --- activity energy ---
         ash, gsh = _energy_units(accel_ug_per_lsb, gyro_udps_per_lsb)
-        self._ash = ash
-        self._jsh = ash - 1
-        self._gsh = gsh
+        self._k[_K_ASH] = ash
+        self._k[_K_JSH] = ash - 1
+        self._k[_K_GSH] = gsh
         g_lsb = 1000000 // accel_ug_per_lsb  # 1 g in LSB
-        self._g_lsb = g_lsb
-        self._g2 = (g_lsb * g_lsb) >> (2 * ash)
-        self._wn = max(2, min(16, (odr_hz * 30 + 500) // 1000))  # ~30 ms window
-        self._nst = max(2, (odr_hz * c["still_ms"] + 500) // 1000)
+        self._k[_K_G_LSB] = g_lsb
+        self._k[_K_G2] = (g_lsb * g_lsb) >> (2 * ash)
+        self._k[_K_WN] = max(2, min(16, (odr_hz * 30 + 500) // 1000))  # ~30 ms window
+        self._k[_K_NST] = max(2, (odr_hz * c["still_ms"] + 500) // 1000)
         unit_mdps = gyro_udps_per_lsb * (1 << (gsh - 4)) // 1000  # one energy unit
 
         def level(dps):  # window energy of a steady rotation at dps
             s = dps * 1000 // unit_mdps
-            return self._wn * s * s
+            return self._k[_K_WN] * s * s
 
-        self._lmin = _ilog(level(6))
-        self._lmax = _ilog(level(250))
-        self._emin = _iexp(self._lmin)
-        self._th0 = level(50)
-        self._lvl = c["stance_level_pct"]
-        self._esc = odr_hz  # 1 s without a stance: re-learn the level
-        self._contact_lag = min(_JR - 1, odr_hz * 3 // 10)  # contact <= 0.3 s before stance
-        self._min_swing = odr_hz * c["min_swing_ms"] // 1000
+        self._k[_K_LMIN] = _ilog(level(6))
+        self._k[_K_LMAX] = _ilog(level(250))
+        self._k[_K_EMIN] = _iexp(self._k[_K_LMIN])
+        self._k[_K_TH0] = level(50)
+        self._k[_K_LVL] = c["stance_level_pct"]
+        self._k[_K_ESC] = odr_hz  # 1 s without a stance: re-learn the level
+        self._k[_K_CONTACT_LAG] = min(_JR - 1, odr_hz * 3 // 10)  # contact <= 0.3 s before stance
+        self._k[_K_MIN_SWING] = odr_hz * c["min_swing_ms"] // 1000
         # the swing integrators hold 2.5 s at 208 Hz at most
-        self._max_swing = min(odr_hz * c["max_swing_ms"] // 1000, odr_hz * 5 // 2, 520)
+        self._k[_K_MAX_SWING] = min(odr_hz * c["max_swing_ms"] // 1000, odr_hz * 5 // 2, 520)
         # --- gyro: Q4 LSB -> Q16 radians per sample; bias clamp and residual clip ---
-        self._kw = (gyro_udps_per_lsb * _PI_NUM * (1 << 26) + _PI_DEN * 90000000 * odr_hz) // (
+        self._k[_K_KW] = (gyro_udps_per_lsb * _PI_NUM * (1 << 26) + _PI_DEN * 90000000 * odr_hz) // (
             _PI_DEN * 180000000 * odr_hz
         )
-        self._bmax = 20000000 // gyro_udps_per_lsb * 4096  # 20 deg/s in Q12 LSB
-        self._bclip = 4000000 // gyro_udps_per_lsb * 16  # 4 deg/s in Q4 LSB
+        self._k[_K_BMAX] = 20000000 // gyro_udps_per_lsb * 4096  # 20 deg/s in Q12 LSB
+        self._k[_K_BCLIP] = 4000000 // gyro_udps_per_lsb * 16  # 4 deg/s in Q4 LSB
         # --- distance: p (32 LSB x samples^2) -> mm = p * km >> 16 ---
-        self._km = (32 * accel_ug_per_lsb * 980665 * 65536 + 50000000 * odr_hz * odr_hz) // (
+        self._k[_K_KM] = (32 * accel_ug_per_lsb * 980665 * 65536 + 50000000 * odr_hz * odr_hz) // (
             100000000 * odr_hz * odr_hz
         )
-        self._pmax = 3000 * 65536 // self._km  # 3 m: anything longer is not a stride
+        self._k[_K_PMAX] = 3000 * 65536 // self._k[_K_KM]  # 3 m: anything longer is not a stride
         # a residual velocity above 3 m/s at the next stance: not a stride (heel sensors
         # on a treadmill leave up to ~2 m/s after their 12-15 g impacts)
         # (v is in 4 LSB x samples: 3 m/s = 3 * odr / (4 * accel_ug * 1e-6 * 9.80665))
-        self._vmax = odr_hz * 30000000000 // (392266 * accel_ug_per_lsb)
-        self._min_stride = c["min_stride_mm"]
-        self._turn_lim = c["turn_deg"] * 65536 // 360
-        self._side_sin = _deg_to_q14_sine(c["side_deg"])
-        self._side_cos = _deg_to_q14_sine(90 - c["side_deg"])
-        self._gap = c["bout_gap_s"] * odr_hz
-        self._cool = c["cooldown_s"] * odr_hz
-        self._pitch_db = _deg_to_q14_sine(8)
-        self._cos_land = _deg_to_q14_sine(90 - c["land_tilt_deg"])
-        self._kconf = max(3, odr_hz // 10)  # stance samples that confirm a stride
-        self._orph_win = odr_hz * 5 // 2  # an orphan landing and the next stride
-        self._odr4 = odr_hz >> 2  # a quarter second
-        self._sin_alert = _deg_to_q14_sine(c["alert_heading_deg"])
-        self._mount0 = (c["mount_yaw_deg"] * 65536) // 360
-        self._cal_left = 0
-        self._evq = array("i", [0] * (_EVQ * EV_FIELDS))
-        self._ring = array("i", [0] * 16)
-        self._jr = array("i", [0] * _JR)  # change of acceleration of the last swing samples
-        self._pa = array("i", [0, 0, 0])  # previous acceleration sample
-        self._ba = array("i", [0, 0, 0])  # gyro bias accumulators, Q12 LSB
-        self._gs = array("i", [0, 0, 0])  # stance acceleration sums, LSB
-        self._r = array("i", [0] * 9)  # attitude rows, Q14
-        self._td = array("i", [0, 0, 0])  # the toe in device coordinates, Q14
-        self._z0 = array("i", [0, 0, 0])  # up at lift-off in device coordinates, Q14
-        self._up_p = array("i", [0, 0, 0])  # the same for the pending stride
-        self._hr = array("i", [0] * 8)  # headings of the reference strides (bam16)
-        self._ax = array("i", [0, 0, 0, 0, 0])  # toe axis: swing sums uu, vv, uv; strides c, s
+        self._k[_K_VMAX] = odr_hz * 30000000000 // (392266 * accel_ug_per_lsb)
+        self._k[_K_MIN_STRIDE] = c["min_stride_mm"]
+        self._k[_K_TURN_LIM] = c["turn_deg"] * 65536 // 360
+        self._k[_K_SIDE_SIN] = _deg_to_q14_sine(c["side_deg"])
+        self._k[_K_SIDE_COS] = _deg_to_q14_sine(90 - c["side_deg"])
+        self._k[_K_GAP] = c["bout_gap_s"] * odr_hz
+        self._k[_K_COOL] = c["cooldown_s"] * odr_hz
+        self._k[_K_PITCH_DB] = _deg_to_q14_sine(8)
+        self._k[_K_COS_LAND] = _deg_to_q14_sine(90 - c["land_tilt_deg"])
+        self._k[_K_KCONF] = max(3, odr_hz // 10)  # stance samples that confirm a stride
+        self._k[_K_ORPH_WIN] = odr_hz * 5 // 2  # an orphan landing and the next stride
+        self._k[_K_ODR4] = odr_hz >> 2  # a quarter second
+        self._k[_K_SIN_ALERT] = _deg_to_q14_sine(c["alert_heading_deg"])
+        self._k[_K_MOUNT0] = (c["mount_yaw_deg"] * 65536) // 360
+        self._evq = _zeros("i", (_EVQ * EV_FIELDS))
+        self._ring = _zeros("i", 16)
+        self._jr = _zeros("H", _JR)  # change of acceleration (/64) of the last samples
+        self._pa = _zeros("i", 3)  # previous acceleration sample
+        self._ba = _zeros("i", 3)  # gyro bias accumulators, Q12 LSB
+        self._gs = _zeros("i", 3)  # stance acceleration sums, LSB
+        self._r = _zeros("i", 9)  # attitude rows, Q14
+        self._td = _zeros("i", 3)  # the toe in device coordinates, Q14
+        # up in device coordinates, Q14: [0:3] of the last stance long enough to tell,
+        # [3:6] of the pending stride's lift-off
+        self._up = _zeros("i", 6)
+        self._hr = _zeros("i", 8)  # headings of the reference strides (bam16)
+        self._pv = _zeros("i", _PV)  # the pending stride
+        self._ax = _zeros("i", 5)  # toe axis: swing sums uu, vv, uv; strides c, s
         self.reset()
 
     def reset(self):
@@ -363,19 +426,19 @@ class Gait:
         self.heading = 0  # binary angle (65536 = one turn) from the session start, signed
         self.lateral_mm = 0  # offset from the backward bout's reference line
         self.in_stance = 0
-        self.set_mount(self._mount0)
-        self._axis_left = _AXIS_STRIDES if self.cfg["auto_mount"] else 0
+        self.set_mount(self._k[_K_MOUNT0])
+        self._axis_left = _AXIS_STRIDES if self._k[_K_AUTO_MOUNT] else 0
         self._axn = 0
         for i in range(5):
             self._ax[i] = 0
         self._refz = -1  # levelled x from device x (0) or device -z (1); -1: not chosen
-        self._z0[0] = self._z0[1] = self._z0[2] = 0
+        self._up[0] = self._up[1] = self._up[2] = 0
         # activity and the adaptive stance level
         for i in range(16):
             self._ring[i] = 0
         self._ri = 0
         self._esum = 0
-        self._th = self._th0
+        self._th = self._k[_K_TH0]
         self._fl = -1  # floor, log2 1/8 octaves; -1: not learnt yet
         self._pk = 0
         self._qmin = _E_MAX * 16
@@ -401,6 +464,10 @@ class Gait:
         self._lobe = 0
         self._t0 = 0
         self._pend = 0  # a stride waits for its stance to confirm it
+        pv = self._pv  # ... and what it will be: see _end_swing
+        for i in range(_PV):
+            pv[i] = 0
+        self._cal_left = self._cal_n = self._cal_x = self._cal_y = 0
         self._orph = 0  # a landing before any stance waits for the next stride
         self._o_n = 0
         self._stanced = 0  # a stance was seen in this session
@@ -471,6 +538,10 @@ class Gait:
         self._cal_x = self._cal_y = 0
         self._axis_left = 0  # the walk decides the toe, not the swing axis
 
+    def settings(self):
+        """The settings this engine runs with, as a dict (allocates: not per sample)."""
+        return dict(zip(DEFAULTS, self._cfg))
+
     def gyro_bias_q4(self):
         """The gyro zero-rate estimate (x, y, z) in 1/16 LSB (allocates: not per sample)."""
         return self._bx, self._by, self._bz
@@ -482,7 +553,7 @@ class Gait:
     def gap(self, lost):
         """Samples were lost (FIFO overrun): drop the stride in progress, keep time."""
         n = self.n + lost
-        if self._in_bout and self.n <= self._last_stride_n + self._gap <= n:
+        if self._in_bout and self.n <= self._last_stride_n + self._k[_K_GAP] <= n:
             self._end_bout()  # the bout's end fell inside the gap
         self.n = n
         self._pend = 0
@@ -500,13 +571,13 @@ class Gait:
         """
         ring = self._ring
         ri = self._ri
-        wn = self._wn
+        wn = self._k[_K_WN]
         esum = self._esum
         th = self._th
-        ash = self._ash
-        jsh = self._jsh
-        gsh = self._gsh
-        g2 = self._g2
+        ash = self._k[_K_ASH]
+        jsh = self._k[_K_JSH]
+        gsh = self._k[_K_GSH]
+        g2 = self._k[_K_G2]
         pa = self._pa
         pax = pa[0]
         pay = pa[1]
@@ -515,13 +586,13 @@ class Gait:
         by = self._by
         bz = self._bz
         still = self._still
-        nst = self._nst
+        nst = self._k[_K_NST]
         qmin = self._qmin
         qmax = self._qmax
         seg = self._seg
-        esc = self._esc
+        esc = self._k[_K_ESC]
         phase = self._phase
-        kw = self._kw
+        kw = self._k[_K_KW]
         r = self._r
         td = self._td
         ns = self._ns
@@ -532,15 +603,15 @@ class Gait:
         py = self._py
         pz = self._pz
         gz0 = self._gz0 if phase == _SWING else 0
-        pdb = self._pitch_db
+        pdb = self._k[_K_PITCH_DB]
         lobe = self._lobe
         el0 = self._el0
         jr = self._jr
         ji = self._ji
         axis = self._axis_left
         axs = self._ax
-        bout_end = self._last_stride_n + self._gap if self._in_bout else -1
-        max_swing = self._max_swing
+        bout_end = self._last_stride_n + self._k[_K_GAP] if self._in_bout else -1
+        max_swing = self._k[_K_MAX_SWING]
         n = self.n
         k = start
         if n == 0 and start < end:  # no change of acceleration before the first sample
@@ -548,7 +619,7 @@ class Gait:
             pay = buf[start * 6 + 1]
             paz = buf[start * 6 + 2]
         while k < end:
-            if self._qn > _EVQ - 4:
+            if self._qn > _EVQ - 7:  # one sample can queue up to 6 events
                 break
             i = k * 6
             ax = buf[i]
@@ -605,10 +676,10 @@ class Gait:
             if phase == _STANCE:
                 if still:
                     self._stance_sample(ax, ay, az, cx, cy, cz)
-                    if self._pend and self._gn >= self._kconf:
+                    if self._pend and self._gn >= self._k[_K_KCONF]:
                         self._confirm()
                         if self._in_bout:
-                            bout_end = self._last_stride_n + self._gap
+                            bout_end = self._last_stride_n + self._k[_K_GAP]
                     bx = self._bx
                     by = self._by
                     bz = self._bz
@@ -616,7 +687,7 @@ class Gait:
                     if seg >= esc:
                         seg = 0
                         # a stance that holds this much activity: the level is too high
-                        if qmax > (qmin if qmin > self._emin else self._emin) << 4:
+                        if qmax > (qmin if qmin > self._k[_K_EMIN] else self._k[_K_EMIN]) << 4:
                             self._adapt(qmin, qmax, 1)
                             th = self._th
                         qmin = qmax = esum
@@ -628,7 +699,7 @@ class Gait:
                 if self._pend:
                     self._confirm()
                     if self._in_bout:
-                        bout_end = self._last_stride_n + self._gap
+                        bout_end = self._last_stride_n + self._k[_K_GAP]
                 self._smin = qmin
                 qmin = qmax = esum
                 seg = 0
@@ -685,7 +756,7 @@ class Gait:
                     axs[1] += t * t
                     axs[2] += s * t
                 # the impact: the last sharp change of acceleration
-                jr[ji] = j  # the change of acceleration, kept to find the impact
+                jr[ji] = j >> 6 if j < 4194304 else 65535  # kept to find the impact
                 ji = (ji + 1) & (_JR - 1)
                 # acceleration in the levelled frame, gravity removed, integrated twice
                 ax >>= 2
@@ -712,14 +783,14 @@ class Gait:
                     phase = _ABORTED
                     self._pend = 0
             elif phase == _ABORTED:
-                jr[ji] = j
+                jr[ji] = j >> 6 if j < 4194304 else 65535
                 ji = (ji + 1) & (_JR - 1)
                 if still >= nst:
                     if not self._stanced and qmax > th << 3:
                         # the session began mid-swing: this stance may end a stride
                         # (when at least a quarter second of its swing was seen)
                         self._o_n = self._contact(n, n - nst + 1, ji, n + 1)
-                        self._orph = 1 if self._o_n >= self._odr4 else 0
+                        self._orph = 1 if self._o_n >= self._k[_K_ODR4] else 0
                     phase = _STANCE
                     self._stance_begin(ax, ay, az)
                     qmin = qmax = esum
@@ -773,7 +844,7 @@ class Gait:
         """
         jr = self._jr
         back = n - n_still  # samples since the stance began (the newest is at ji - 1)
-        span = self._contact_lag
+        span = self._k[_K_CONTACT_LAG]
         if span > (ns >> 1) - back:  # the landing is in the second half of the swing
             span = (ns >> 1) - back
         top = 0
@@ -807,16 +878,16 @@ class Gait:
         else:
             self._fl += (lf - self._fl + 2) >> 2
             self._pk += (lp - self._pk + 2) >> 2
-        d = ((self._pk - self._fl) * self._lvl) // 100
+        d = ((self._pk - self._fl) * self._k[_K_LVL]) // 100
         if d < 12:
             d = 12
         elif d > 40:
             d = 40
         t = self._fl + d
-        if t < self._lmin:
-            t = self._lmin
-        elif t > self._lmax:
-            t = self._lmax
+        if t < self._k[_K_LMIN]:
+            t = self._k[_K_LMIN]
+        elif t > self._k[_K_LMAX]:
+            t = self._k[_K_LMAX]
         self._th = _iexp(t)
 
     # ------------------------------------------------------------------ stance
@@ -848,8 +919,8 @@ class Gait:
         bn = self._bias_n
         self._bias_n = bn + 1 if bn < 1000 else bn
         kb = 4 if bn < 32 else (5 if bn < 128 else 7)
-        clip = self._bclip
-        bmax = self._bmax
+        clip = self._k[_K_BCLIP]
+        bmax = self._k[_K_BMAX]
         a = self._ba
         s = _clamp(cx, clip)
         a[0] = _clamp(a[0] + ((s << 8) >> kb), bmax)
@@ -871,7 +942,7 @@ class Gait:
         gy = (gs[1] // gn) >> 1
         gz = (gs[2] // gn) >> 1
         g = isqrt(gx * gx + gy * gy + gz * gz)
-        gl = self._g_lsb >> 1
+        gl = self._k[_K_G_LSB] >> 1
         if g < gl - (gl * 2 // 5) or g > gl + (gl * 2 // 5):  # not 1 g: not a foot at rest
             return False
         zx = gx * _Q14 // g
@@ -904,8 +975,8 @@ class Gait:
         r[6] = zx
         r[7] = zy
         r[8] = zz
-        z0 = self._z0
-        if gn >= self._kconf or not (z0[0] or z0[1] or z0[2]):
+        z0 = self._up
+        if gn >= self._k[_K_KCONF] or not (z0[0] or z0[1] or z0[2]):
             # the attitude a stride must come back to: of a stance long enough to say
             z0[0] = zx
             z0[1] = zy
@@ -923,7 +994,6 @@ class Gait:
         return True
 
     def _end_swing(self, n_land, ns, vx, vy, px, py, lobe):
-        c = self.cfg
         # the reference axis's azimuth now, in the frame levelled at lift-off
         r = self._r
         if self._refz:
@@ -931,9 +1001,9 @@ class Gait:
         else:
             dh = _wrap(atan2_bam(r[3], r[0]))
         self.heading = _wrap(self._h0 + dh)
-        if ns < self._min_swing + self._nst:
+        if ns < self._k[_K_MIN_SWING] + self._k[_K_NST]:
             return  # a twitch: part of a landing (a pending stride waits on)
-        vmax = self._vmax
+        vmax = self._k[_K_VMAX]
         if vx > vmax or vx < -vmax or vy > vmax or vy < -vmax:
             self._pend = 0
             return
@@ -942,15 +1012,15 @@ class Gait:
         cy = ((vy >> 3) * (ns + 1)) >> 1
         px -= cx
         py -= cy
-        pmax = self._pmax
+        pmax = self._k[_K_PMAX]
         if px > pmax or px < -pmax or py > pmax or py < -pmax:
             self._pend = 0
             return
-        km = self._km
+        km = self._k[_K_KM]
         dx = (px * km) >> 16
         dy = (py * km) >> 16
         length = hypot(dx, dy)
-        if length < self._min_stride:
+        if length < self._k[_K_MIN_STRIDE]:
             return  # no travel: a heel lowering after the toe touched (or a tap)
         if hypot((cx * km) >> 16, (cy * km) >> 16) > length << 1:
             # the de-drift would move the foot twice as far as the stride itself: the
@@ -960,25 +1030,25 @@ class Gait:
             return
         # the foot went somewhere: a stride before this swing was never confirmed
         self._pend = 0
-        turn = dh > self._turn_lim or dh < -self._turn_lim
-        if turn and length < c["turn_min_stride_mm"]:
+        turn = dh > self._k[_K_TURN_LIM] or dh < -self._k[_K_TURN_LIM]
+        if turn and length < self._k[_K_TURN_MIN_STRIDE_MM]:
             return
         # a stride candidate: confirmed once the new stance shows the foot at rest in
         # the attitude it left the ground in (a swinging leg turns back at another pitch)
         self._pend = 1
-        z0 = self._z0
-        up = self._up_p
-        up[0] = z0[0]
-        up[1] = z0[1]
-        up[2] = z0[2]
-        self._p_n = n_land
-        self._p_dx = dx
-        self._p_dy = dy
-        self._p_len = length
-        self._p_hm = self._h0 + (dh >> 1)  # the heading mid-swing
-        self._p_lobe = lobe
-        self._p_turn = 1 if turn else 0
-        self._p_dh = dh
+        up = self._up
+        up[3] = up[0]
+        up[4] = up[1]
+        up[5] = up[2]
+        pv = self._pv
+        pv[0] = n_land
+        pv[1] = dx
+        pv[2] = dy
+        pv[3] = length
+        pv[4] = _wrap(self._h0 + (dh >> 1))  # the heading mid-swing
+        pv[5] = lobe
+        pv[6] = 1 if turn else 0
+        pv[7] = dh
 
     def flush(self):
         """The input ends (a session stops): decide a stride still waiting for its
@@ -999,19 +1069,19 @@ class Gait:
         gy = (gs[1] // gn) >> 1
         gz = (gs[2] // gn) >> 1
         g = isqrt(gx * gx + gy * gy + gz * gz)
-        z0 = self._up_p
-        if g == 0 or (gx * z0[0] + gy * z0[1] + gz * z0[2]) // g < self._cos_land:
-            if final or gn >= self._kconf:
+        up = self._up
+        if g == 0 or (gx * up[3] + gy * up[4] + gz * up[5]) // g < self._k[_K_COS_LAND]:
+            if final or gn >= self._k[_K_KCONF]:
                 self._pend = 0
             return
         self._pend = 0
-        c = self.cfg
-        n_land = self._p_n
-        dx = self._p_dx
-        dy = self._p_dy
-        length = self._p_len
-        hm = self._p_hm
-        lobe = self._p_lobe
+        pv = self._pv
+        n_land = pv[0]
+        dx = pv[1]
+        dy = pv[2]
+        length = pv[3]
+        hm = pv[4]
+        lobe = pv[5]
         if self._cal_left:
             # calibration walk: forward by definition; learn where the toe points
             self._cal_x += dx
@@ -1030,20 +1100,20 @@ class Gait:
         dx = t
         adx = dx if dx >= 0 else -dx
         ady = dy if dy >= 0 else -dy
-        if ady * self._side_cos > adx * self._side_sin:
+        if ady * self._k[_K_SIDE_COS] > adx * self._k[_K_SIDE_SIN]:
             # travel mostly across the foot: a side-step
             self._stride(n_land, SIDEWAYS, 100, length, hm, 0)
             return
-        if self._axis_left and not self._p_turn:
+        if self._axis_left and not pv[6]:
             self._learn_toe_axis()
         # direction: travel along the toe, with the landing pitch as a second vote
-        pv = c["pitch_vote_mm"]
-        vote = dx + (pv if lobe > 0 else (-pv if lobe < 0 else 0))
+        pw = self._k[_K_PITCH_VOTE_MM]
+        vote = dx + (pw if lobe > 0 else (-pw if lobe < 0 else 0))
         direction = FORWARD if vote >= 0 else BACKWARD
-        conf = (vote if vote >= 0 else -vote) * 100 // (adx + pv)
+        conf = (vote if vote >= 0 else -vote) * 100 // (adx + pw)
         if conf > 100:
             conf = 100
-        self._stride(n_land, direction, conf, length, hm, lobe, self._p_dh)
+        self._stride(n_land, direction, conf, length, hm, lobe, pv[7])
 
     def _learn_toe_axis(self):
         """Add this swing's rotation axis; after enough swings, set the mount's yaw."""
@@ -1068,7 +1138,7 @@ class Gait:
             return
         # the foot's left-right axis (+-), and the toe a quarter turn clockwise from it
         toe = ((atan2_bam(a[4], a[3]) >> 1) - 16384) & 0xFFFF
-        if _wrap(toe - self._mount0) > 16384 or _wrap(toe - self._mount0) < -16384:
+        if _wrap(toe - self._k[_K_MOUNT0]) > 16384 or _wrap(toe - self._k[_K_MOUNT0]) < -16384:
             toe = (toe + 32768) & 0xFFFF
         self.set_mount(toe)
 
@@ -1077,7 +1147,7 @@ class Gait:
             # the landing that ended a swing begun before the recording: a stride
             # of the same walk as the one that follows it
             self._orph = 0
-            if n_land - self._o_n <= self._orph_win:
+            if n_land - self._o_n <= self._k[_K_ORPH_WIN]:
                 self._stride(self._o_n, direction, conf, length, hm, 0)
         if not self._in_bout:
             self._in_bout = 1
@@ -1109,14 +1179,13 @@ class Gait:
 
     def _backward_stride(self, n_land, length, hm, dh):
         """Track the lateral offset of a backward bout and raise drift alerts."""
-        c = self.cfg
         ch = cos_bam(hm)
         sh = sin_bam(hm)
-        if dh > self._turn_lim or dh < -self._turn_lim:
+        if dh > self._k[_K_TURN_LIM] or dh < -self._k[_K_TURN_LIM]:
             self._bk = 0  # the walker turned: a new line starts here
         self._bk += 1
         bk = self._bk
-        nref = c["ref_strides"]
+        nref = self._k[_K_REF_STRIDES]
         if bk == 1:
             self._dx = self._dy = 0
             self._lat_acc = 0
@@ -1160,23 +1229,23 @@ class Gait:
         sh = sin_bam(hb)
         dev = (self._fux * sh - self._fuy * ch) >> 14  # sine of the heading deviation
         cosdev = (self._fux * ch + self._fuy * sh) >> 14
-        if dev > self._sin_alert or dev < -self._sin_alert or cosdev < 0:
+        if dev > self._k[_K_SIN_ALERT] or dev < -self._k[_K_SIN_ALERT] or cosdev < 0:
             self._dev_run += 1
         else:
             self._dev_run = 0
         alat = lat if lat >= 0 else -lat
         if not self._alerted:
             cause = 0
-            if alat > c["alert_offset_mm"]:
+            if alat > self._k[_K_ALERT_OFFSET_MM]:
                 cause = 1
-            elif self._dev_run >= c["alert_heading_strides"]:
+            elif self._dev_run >= self._k[_K_ALERT_HEADING_STRIDES]:
                 cause = 2
-            if cause and n_land - self._last_alert_n >= self._cool:
+            if cause and n_land - self._last_alert_n >= self._k[_K_COOL]:
                 self._alerted = 1
                 self._last_alert_n = n_land
                 self.alerts += 1
                 self._emit(EV_DRIFT, n_land, 0, cause, lat, dev, self._bout_n, 0)
-        elif alat < c["rearm_offset_mm"] and self._dev_run == 0:
+        elif alat < self._k[_K_REARM_OFFSET_MM] and self._dev_run == 0:
             self._alerted = 0
             self._emit(EV_ON_LINE, n_land, 0, 0, lat, dev, self._bout_n, 0)
         return lat
