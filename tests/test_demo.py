@@ -37,4 +37,4 @@ def test_demo_walks_the_journey_on_the_virtual_board(tmp_path):
     assert len(logs) == 1  # synced, verified
     html = list(tmp_path.glob("*_s00001.html"))
     assert html and "data:image/png;base64" in html[0].read_text()
-    assert "caught" in p.stdout  # the drift was alerted in time (scored)
+    assert "drifting walks alerted before 1.0 m of true offset: 1/1" in p.stdout  # (scored)

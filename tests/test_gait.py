@@ -12,7 +12,7 @@ from conftest import adversarial_samples
 from smallint import load_checked
 
 from retrostep import corpus
-from retrostep.evaluate import evaluate_directory
+from retrostep.evaluate import evaluate_directory, summarise
 from retrostep.firmware import gait
 from retrostep.replay import replay_trace, run_engine
 from retrostep.trace import quantise
@@ -21,8 +21,18 @@ NON_WALKING = ("still_standing", "seated_tapping", "seated_leg_swing", "turning_
 
 
 @pytest.fixture(scope="module")
-def scores(corpus_dir):
+def tuning_scores(corpus_dir):
+    """Every tuning case: the core 20 and the cases for vibration, mid-walk starts, heel
+    and side mounts, side-steps, worn parts, clock error, fast jogs and tiny shuffles."""
     return evaluate_directory(str(corpus_dir))
+
+
+@pytest.fixture(scope="module")
+def scores(tuning_scores):
+    """The core 20 cases, held to the first plan's targets."""
+    per, _ = tuning_scores
+    core = {n: per[n] for n in corpus.CORE_NAMES}
+    return core, summarise(core)
 
 
 def test_step_count_error_meets_targets(scores):
@@ -177,3 +187,140 @@ def test_replay_of_a_session_log_reruns_its_raw_samples(tmp_path):
     result = replay_file(log.file_name(n))
     assert result["matches_board"] is True
     assert result["steps"] == eng.steps == 60
+
+
+# ------------------------------------------------------------ the adaptive engine (issue 9)
+def _score_case(trace, labels, settings=None):
+    from retrostep.evaluate import score
+
+    return score(replay_trace(trace, settings), labels)
+
+
+def test_tuning_set_meets_the_issue_targets(tuning_scores):
+    """Issue 9's targets on every tuning case (the frozen test set is scored by
+    bench/engine_bench.py only: nobody tunes on it)."""
+    per, s = tuning_scores
+    assert len(per) == len(corpus.CASES)
+    assert s["recall"] >= 0.98 and s["precision"] >= 0.98, (s["recall"], s["precision"])
+    for d in ("forward", "backward", "sideways"):
+        assert s[f"{d}_accuracy"] >= 0.98, d
+    assert s["step_error_pct_median"] <= 2.0
+    assert s["timing_error_ms_median"] <= 60.0
+    assert s["steps_on_non_walking"] == 0
+    assert s["drifts_caught"] == s["drifts"] > 0
+    assert s["straight_walks_alerted"] == 0
+
+
+@pytest.mark.parametrize("name", ["gravel_fwd_bwd", "grass_bwd_rehab", "treadmill_deck_shake"])
+def test_stance_is_found_on_vibrating_ground(tuning_scores, name):
+    per, _ = tuning_scores
+    s = per[name]
+    assert s["recall"] >= 0.95 and s["precision"] == 1.0, (name, s["recall"])
+    assert abs(s["timing_error_median_s"]) <= 0.06
+
+
+def test_stance_is_found_at_the_design_limit_of_vibration():
+    """0.2 g and 35 deg/s rms of ground vibration at every contact (DESIGN.md 4)."""
+    from retrostep.gaitsim import Bout, simulate
+
+    bouts = [Bout("walk", "forward", strides=20, vibration_g_rms=0.2, vibration_dps_rms=35),
+             Bout("still", duration_s=2.0),
+             Bout("walk", "backward", strides=20, vibration_g_rms=0.2, vibration_dps_rms=35)]
+    trace, labels = simulate(bouts, seed=4)
+    s = _score_case(trace, labels)
+    assert s["recall"] >= 0.95 and s["precision"] >= 0.98, s
+    assert s["forward_accuracy"] == 1.0 and s["backward_accuracy"] == 1.0
+    assert abs(s["timing_error_median_s"]) <= 0.06
+
+
+@pytest.mark.parametrize("name", ["midwalk_fwd", "midwalk_bwd"])
+def test_counting_starts_with_the_first_strides_of_a_walk_begun_mid_stride(tuning_scores,
+                                                                           name):
+    trace, labels = corpus.make_case(name)
+    assert labels["strides"][0]["t_land_s"] < 1.5  # no rest: walking from the start
+    res = replay_trace(trace)
+    first = min(e["t_s"] for e in res["events"] if e["type"] == "stride")
+    assert first - labels["strides"][0]["t_land_s"] < 1.6  # the first or second stride
+    assert tuning_scores[0][name]["recall"] >= 0.96
+
+
+def test_a_heel_counter_mount_with_big_impacts_counts_and_classifies(tuning_scores):
+    for name in ("heel_mount_athlete", "heel_mount_mixed", "side_mount_mixed"):
+        s = tuning_scores[0][name]
+        assert s["recall"] >= 0.98 and s["precision"] == 1.0, name
+        for d in ("forward", "backward"):
+            assert s[f"{d}_accuracy"] in (None, 1.0), (name, d)
+
+
+def test_side_steps_are_counted_as_steps_but_neither_forward_nor_backward(tuning_scores):
+    for name in ("sidestep_left_right", "sidestep_mixed"):
+        s = tuning_scores[0][name]
+        assert s["sideways_accuracy"] >= 0.95, name
+        assert s["recall"] >= 0.95, name
+    trace, labels = corpus.make_case("sidestep_left_right")
+    res = replay_trace(trace)
+    side = sum(1 for e in res["events"] if e.get("direction") == "sideways")
+    assert res["steps"] == res["forward_steps"] + res["backward_steps"] + res["sideways_steps"]
+    assert res["sideways_steps"] == 2 * side > 0
+
+
+def test_jittered_timestamps_give_the_same_strides():
+    """A logger that stamps samples with 3 % rms jitter: resampled on its timestamps."""
+    from retrostep.evaluate import score
+    from retrostep.trace import Trace
+
+    trace, labels = corpus.make_case("walk_bwd_normal")
+    rng = np.random.default_rng(9)
+    dt = 1 / trace.rate_hz
+    t = trace.t_s + np.clip(rng.normal(0, 0.03 * dt, len(trace.t_s)), -0.3 * dt, 0.3 * dt)
+    jittered = Trace(t, trace.accel_g, trace.gyro_dps, dict(trace.meta))
+    s = score(replay_trace(jittered), labels)
+    assert s["recall"] >= 0.98 and s["precision"] == 1.0, s
+    assert s["backward_accuracy"] == 1.0 and abs(s["timing_error_median_s"]) <= 0.06
+
+
+def test_the_stance_level_adapts_to_the_ground():
+    """The level the engine learns on vibrating ground is higher than on quiet ground,
+    and a fixed level at the quiet ground's value finds (almost) no stride there."""
+    from retrostep.gaitsim import Bout, simulate
+
+    def run(vib_g, vib_dps):
+        trace, labels = simulate([Bout("walk", "forward", strides=16, vibration_g_rms=vib_g,
+                                       vibration_dps_rms=vib_dps)], seed=11)
+        b = quantise(trace)
+        eng, _ = run_engine(b.samples, b.odr_hz, b.accel_ug_per_lsb, b.gyro_udps_per_lsb)
+        return eng, labels
+
+    quiet, _ = run(0, 0)
+    shaky, labels = run(0.2, 35)
+    assert shaky.stance_level() > 4 * quiet.stance_level()
+    assert shaky.strides >= 14
+    # freeze the level where quiet ground put it: the vibrating stances are lost
+    trace, _ = simulate([Bout("walk", "forward", strides=16, vibration_g_rms=0.2,
+                              vibration_dps_rms=35)], seed=11)
+    b = quantise(trace)
+    frozen = gait.Gait(b.odr_hz, b.accel_ug_per_lsb, b.gyro_udps_per_lsb)
+    frozen._adapt = lambda lo, hi, fresh: None
+    frozen._th = quiet.stance_level()
+    flat = array("h", b.samples.astype("<i2").tobytes())
+    done = 0
+    ev = array("i", [0] * gait.EV_FIELDS)
+    while done < len(b.samples):
+        done = frozen.feed(flat, done, len(b.samples))
+        while frozen.pop(ev):
+            pass
+    assert frozen.strides <= shaky.strides // 2
+
+
+def test_every_attribute_is_created_by_the_constructor():
+    """On the board the engine runs under heap_lock: a new attribute there would grow
+    the instance's dict and raise MemoryError."""
+    import ast
+
+    tree = ast.parse(open(gait.__file__).read())
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Gait")
+    stored = {node.attr for node in ast.walk(cls)
+              if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store)
+              and isinstance(node.value, ast.Name) and node.value.id == "self"}
+    made = set(vars(gait.Gait(104, 488, 70000)))
+    assert stored - made == set()

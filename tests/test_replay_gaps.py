@@ -40,6 +40,9 @@ class FakeEngine:
         self.gaps.append((self.n, lost))
         self.n += lost
 
+    def flush(self):
+        self.flushed_at = self.n  # the input ended here
+
 
 def test_feeding_tells_the_engine_of_each_gap():
     samples = np.zeros((40, 6), dtype=np.int16)
@@ -47,6 +50,7 @@ def test_feeding_tells_the_engine_of_each_gap():
     feed_engine(eng, samples, gaps=[(10, 3), (25, 7)])
     assert eng.gaps == [(10, 3), (25, 7)]
     assert eng.n == 40 + 3 + 7
+    assert eng.flushed_at == eng.n  # told once every sample was fed
     # every row fed once, in order, and never a batch across a gap
     assert [r for start, end, _ in eng.fed for r in range(start, end)] == list(range(40))
     for start, end, n in eng.fed:

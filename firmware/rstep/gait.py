@@ -665,14 +665,18 @@ class Gait:
             ri += 1
             if ri == wn:
                 ri = 0
-            if esum <= th:
-                still += 1
+            if esum <= th or (phase == _STANCE and esum <= th << 1):
+                still += 1  # a stance ends only an octave above its level (hysteresis)
             else:
                 still = 0
             if esum < qmin:
                 qmin = esum
             if esum > qmax:
                 qmax = esum
+                if qmax >> 7 > th:
+                    # a stance is at least 7 octaves quieter than the swing before it
+                    # (a first jog after standing is found at once)
+                    th = qmax >> 7
             if phase == _STANCE:
                 if still:
                     self._stance_sample(ax, ay, az, cx, cy, cz)
@@ -711,8 +715,7 @@ class Gait:
                     lobe = 0
                     axs[0] = axs[1] = axs[2] = 0
                 else:
-                    phase = _ABORTED
-                    self._pend = 0
+                    phase = _ABORTED  # (a stride pending may still be confirmed)
             if phase == _SWING:
                 # attitude: each row r += r x w (w in Q16 rad per sample)
                 wx = (cx * kw + 8192) >> 14
@@ -813,6 +816,7 @@ class Gait:
         self.n = n
         self._ri = ri
         self._esum = esum
+        self._th = th
         pa[0] = pax
         pa[1] = pay
         pa[2] = paz

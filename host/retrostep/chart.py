@@ -9,10 +9,10 @@ import numpy as np
 
 from .errors import RetrostepError
 from .firmware import gait
-from .replay import engine_settings, new_engine
+from .replay import DIRECTION_NAMES, engine_settings, new_engine
 from .trace import gap_rows, quantise, read_trace
 
-DIR_COLOURS = {"forward": "tab:cyan", "backward": "tab:orange"}
+DIR_COLOURS = {"forward": "tab:cyan", "backward": "tab:orange", "sideways": "tab:olive"}
 AXIS_COLOURS = ("tab:red", "tab:green", "tab:blue")
 
 
@@ -81,11 +81,13 @@ def plot_replay(trace, out_png, title=None, settings=None):
         a.legend(loc="upper right", ncol=4, fontsize=8)
     strides = [e for e in events if e[0] == gait.EV_STRIDE]
     for e in strides:
-        d = "forward" if e[2] == gait.FORWARD else "backward"
+        d = DIRECTION_NAMES.get(e[2], "sideways")
         x = board.time_of(e[1])
         ax[0].axvline(x, color=DIR_COLOURS[d], lw=1.2, alpha=0.8)
     ax[0].plot([], [], color=DIR_COLOURS["forward"], label="forward stride ends")
     ax[0].plot([], [], color=DIR_COLOURS["backward"], label="backward stride ends")
+    if any(e[2] == gait.SIDEWAYS for e in strides):
+        ax[0].plot([], [], color=DIR_COLOURS["sideways"], label="side-steps")
     ax[0].legend(loc="upper right", ncol=3, fontsize=8)
     ax[2].plot(t, tl["heading_deg"], color="k", lw=1)
     ax[2].set_ylabel("heading (deg)")
@@ -109,8 +111,10 @@ def plot_replay(trace, out_png, title=None, settings=None):
     ax[3].legend(loc="upper left", fontsize=8)
     ax[3].set_xlabel("time (s)")
     nf = sum(1 for e in strides if e[2] == gait.FORWARD)
+    nb = sum(1 for e in strides if e[2] == gait.BACKWARD)
+    side = len(strides) - nf - nb
     ax[0].set_title(title or f"{len(strides)} strides: {nf} forward, "
-                    f"{len(strides) - nf} backward; "
+                    f"{nb} backward{f', {side} sideways' if side else ''}; "
                     f"{sum(1 for e in events if e[0] == gait.EV_DRIFT)} drift alerts")
     fig.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(out_png)), exist_ok=True)

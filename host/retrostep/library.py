@@ -97,7 +97,7 @@ class Bout:
 
     @property
     def backward(self):
-        return len(self.strides) - self.forward
+        return sum(1 for e in self.strides if e["direction"] == "backward")
 
     @property
     def direction(self):

@@ -326,7 +326,7 @@ def to_result(log: LogFile) -> dict:
         return sample / odr
 
     events = []
-    strides = forward = backward = alerts = 0
+    strides = forward = backward = sideways = alerts = 0
     last_t = 0
     for rec in log.records:
         ev = rec.event()
@@ -339,8 +339,10 @@ def to_result(log: LogFile) -> dict:
             strides += 1
             if ev[2] == gait.FORWARD:
                 forward += 1
-            else:
+            elif ev[2] == gait.BACKWARD:
                 backward += 1
+            else:
+                sideways += 1
         elif ev[0] == gait.EV_DRIFT:
             alerts += 1
     summaries = log.of_kind("summary")
@@ -356,6 +358,9 @@ def to_result(log: LogFile) -> dict:
                   "backward_steps": 2 * backward, "forward_strides": forward,
                   "backward_strides": backward, "drift_alerts": alerts}
         samples = last_t
+    # side-steps are steps but neither forward nor backward
+    counts["sideways_steps"] = (counts["steps"] - counts["forward_steps"]
+                                - counts["backward_steps"])
     h = log.header
     return {
         **counts,

@@ -141,6 +141,8 @@ def _result(eng, raw, n_samples, odr_hz, time_of):
         "backward_steps": eng.backward_steps,
         "forward_strides": eng.forward_strides,
         "backward_strides": eng.backward_strides,
+        "sideways_steps": eng.sideways_steps,
+        "sideways_strides": eng.sideways_strides,
         "drift_alerts": eng.alerts,
         "duration_s": round(n_samples / odr_hz, 3),
         "odr_hz": odr_hz,

@@ -96,7 +96,8 @@ def stride_path(strides):
         if prev is not None and e.get("_bout") == prev.get("_bout"):
             h0 = math.radians(prev["heading_deg"])
             h = math.atan2(math.sin(h) + math.sin(h0), math.cos(h) + math.cos(h0))
-        sign = 1.0 if e["direction"] == "forward" else -1.0
+        # a side-step moves across the foot, to a side the stride event does not say
+        sign = {"forward": 1.0, "backward": -1.0}.get(e["direction"], 0.0)
         xy[i + 1] = xy[i] + sign * e["length_m"] * np.array([math.cos(h), math.sin(h)])
         prev = e
     return xy
