@@ -19,8 +19,9 @@ Usage (samples are int16 in sensor LSB, six per sample: ax, ay, az, gx, gy, gz):
             print(ev[0], ev[1])                         # event type, sample index
 
 How it works (docs/engine.md has the reasoning and the figures):
-- Activity: every sample gets an energy e = |rate|^2 + 1.5 | |a|^2 - 1 g^2 | + |change
-  of a|^2 (rate in ~0.28 deg/s units, a in 1/128 g), summed over a ~30 ms window (E).
+- Activity: every sample gets an energy e = |rate|^2 + 2 | |a|^2 - 1 g^2 | + |change
+  of a|^2 / 2 (rate in ~0.28 deg/s units, a in 1/128 g), summed over a ~30 ms window
+  (E). A sample over 1.5 g never starts a stance (a swing's lull can be quiet).
 - Stance is the quietest phase of each gait cycle, relative to the walker's own recent
   cycles, not below a fixed level: the engine keeps, on a log2 scale, the floor (the
   lowest E of recent stances) and the peak (the highest E of recent swings) and calls a
@@ -645,16 +646,16 @@ class Gait:
             t -= g2
             if t < 0:
                 t = -t
-            if t > 32767:
-                t = 32767
-            e += t + (t >> 1)
+            if t > 4194303:
+                t = 4194303
+            e += t << 1
             s = (ax - pax) >> jsh
             j = s * s
             s = (ay - pay) >> jsh
             j += s * s
             s = (az - paz) >> jsh
             j += s * s
-            e += j
+            e += j >> 1
             if e > _E_MAX:
                 e = _E_MAX
             pax = ax
@@ -667,6 +668,8 @@ class Gait:
                 ri = 0
             if esum <= th or (phase == _STANCE and esum <= th << 1):
                 still += 1  # a stance ends only an octave above its level (hysteresis)
+                if t > g2 + (g2 >> 2) and phase != _STANCE:
+                    still = 0  # over 1.5 g: no foot comes to rest (a swing's lull)
             else:
                 still = 0
             if esum < qmin:
