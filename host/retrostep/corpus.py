@@ -1,6 +1,6 @@
 """Labelled corpora of simulated traces: a TUNING set and a FROZEN TEST set.
 
-``retrostep corpus OUT_DIR [--set tune|test]`` writes, for every case of the set,
+``retrostep corpus OUT_DIR [--set tune|dev|test]`` writes, for every case of the set,
 ``NAME.csv`` (a trace, DESIGN.md section 6) and ``NAME.labels.json`` (see
 `retrostep.gaitsim.simulate`), plus ``index.json`` listing the cases with their tags.
 Every case has its own fixed seed, so the files are the same on every run (same numpy,
@@ -31,6 +31,10 @@ non-walking traces (standing, tapping, seated leg swinging, turning on the spot)
 manifest is code (`_frozen_manifest`), and `FROZEN_SHA256` pins a SHA-256 over its
 label files (`frozen_fingerprint`), so it cannot change silently: a change to the
 simulator that moves it must say so and update the pin in the same commit.
+
+The development set (`DEV_CASES`, ``--set dev``) is drawn by the same generator from
+other seeds: it is what the engine is developed on when the tuning cases are not
+enough, so the test set keeps measuring walkers nobody has seen.
 
 Tags: the activity (walk, jog, shuffle, sidestep, still, tapping, swinging, turning,
 mixed, balance), the direction(s) (forward, backward, sideways), straight / curve for
@@ -437,9 +441,10 @@ def _frozen_still(kind, rng):
     return turns, "turning", ["turning"], "turning on the spot"
 
 
-def _frozen_case(i, kind):
+def _frozen_case(i, kind, manifest_seed=FROZEN_MANIFEST_SEED, seed_base=FROZEN_SEED_BASE,
+                 prefix="t"):
     """Test case number i (0-based) of a kind, drawn from its own generator."""
-    rng = np.random.default_rng([FROZEN_MANIFEST_SEED, i])
+    rng = np.random.default_rng([manifest_seed, i])
     style = {"shuffle": "older", "bwd_jog": "athlete"}.get(
         kind, str(rng.choice(["older", "adult", "athlete"])))
     walker = _draw_walker(rng, style)
@@ -471,19 +476,25 @@ def _frozen_case(i, kind):
     if place != "laces":
         tags = tags + [f"{place}_mount"]
     tags = tags + ["misaligned", "sensor_errors", style]
-    name = f"t{i + 1:02d}_{kind}"
+    name = f"{prefix}{i + 1:02d}_{kind}"
     text = f"{text}; {style} walker, {place} mount, {rate:g} Hz"
-    return Case(name, label_kind, tuple(tags), style, rate, FROZEN_SEED_BASE + i,
+    return Case(name, label_kind, tuple(tags), style, rate, seed_base + i,
                 tuple(bouts), text, mount, (), walker, part, mid_walk)
 
 
-def _frozen_manifest():
+def _frozen_manifest(**draw):
     kinds = [kind for kind, count in FROZEN_PLAN for _ in range(count)]
-    return {c.name: c for c in (_frozen_case(i, k) for i, k in enumerate(kinds))}
+    return {c.name: c for c in (_frozen_case(i, k, **draw) for i, k in enumerate(kinds))}
 
 
 FROZEN_CASES = _frozen_manifest()  # the test set: judge on it, never tune on it
-SETS = {"tune": CASES, "test": FROZEN_CASES}
+# the development set: drawn exactly like the test set, from other seeds, so the engine
+# can be developed on what the test set measures without ever seeing the test set
+DEV_MANIFEST_SEED = 515151
+DEV_SEED_BASE = 9001
+DEV_CASES = _frozen_manifest(manifest_seed=DEV_MANIFEST_SEED, seed_base=DEV_SEED_BASE,
+                             prefix="d")
+SETS = {"tune": CASES, "test": FROZEN_CASES, "dev": DEV_CASES}
 
 
 def _find(name):
@@ -545,7 +556,8 @@ FROZEN_SHA256 = "6f7eeb65cc796e7e26f97902b0d72cffb65284b00b88a7043cecdec4e0e9ea0
 
 def _cases_of(which, names):
     if which not in SETS:
-        raise RetrostepError(f"set {which!r}: use 'tune' (tuning) or 'test' (frozen test)")
+        raise RetrostepError(f"set {which!r}: use 'tune' (tuning), 'dev' (development, "
+                             "drawn like the test set) or 'test' (frozen test)")
     cases = SETS[which]
     names = list(cases) if not names else list(names)
     unknown = [n for n in names if n not in cases]
@@ -608,7 +620,8 @@ def register(subparsers):
         help="write a labelled corpus of simulated traces (tuning or frozen test set)",
         description="Write a fixed, labelled corpus of simulated traces (NAME.csv, "
         "NAME.labels.json, index.json) into OUT_DIR. Same files every run. --set tune "
-        "(default) is the tuning set; --set test is the frozen test set: judge the engine "
+        "(default) is the tuning set; --set dev is drawn like the test set from other seeds "
+        "(develop on it); --set test is the frozen test set: judge the engine "
         "on it, never tune on it.",
     )
     p.add_argument("out_dir", nargs="?", metavar="OUT_DIR")
@@ -634,7 +647,7 @@ def do_corpus(args):
     else:
         index = write_corpus(args.out_dir, args.only, log=log, which=args.which)
     total = sum(e["duration_s"] for e in index["cases"])
-    what = "frozen test" if args.which == "test" else "tuning"
+    what = {"test": "frozen test", "dev": "development"}.get(args.which, "tuning")
     print(f"wrote {len(index['cases'])} {what} cases ({total / 60:.1f} min of motion) and "
           f"{os.path.join(args.out_dir, 'index.json')} in {time.perf_counter() - start:.1f} s")
     if "labels_sha256" in index:
