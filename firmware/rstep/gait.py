@@ -883,7 +883,10 @@ class Gait:
             self._fl = lf
             self._pk = lp
         else:
-            self._fl += (lf - self._fl + 2) >> 2
+            if lf < self._fl:  # the floor follows the quietest stances: down fast, up slowly
+                self._fl += (lf - self._fl) >> 1
+            else:
+                self._fl += (lf - self._fl + 7) >> 3
             self._pk += (lp - self._pk + 2) >> 2
         d = ((self._pk - self._fl) * self._k[_K_LVL]) // 100
         if d < 12:
