@@ -21,7 +21,7 @@ Usage (samples are int16 in sensor LSB, six per sample: ax, ay, az, gx, gy, gz):
 How it works (docs/engine.md has the reasoning and the figures):
 - Activity: every sample gets an energy e = |rate|^2 + 2 | |a|^2 - 1 g^2 | + |change
   of a|^2 / 2 (rate in ~0.28 deg/s units, a in 1/128 g), summed over a ~30 ms window
-  (E). A sample over 1.5 g never starts a stance (a swing's lull can be quiet).
+  (E).
 - Stance is the quietest phase of each gait cycle, relative to the walker's own recent
   cycles, not below a fixed level: the engine keeps, on a log2 scale, the floor (the
   lowest E of recent stances) and the peak (the highest E of recent swings) and calls a
@@ -668,8 +668,6 @@ class Gait:
                 ri = 0
             if esum <= th or (phase == _STANCE and esum <= th << 1):
                 still += 1  # a stance ends only an octave above its level (hysteresis)
-                if t > g2 + (g2 >> 2) and phase != _STANCE:
-                    still = 0  # over 1.5 g: no foot comes to rest (a swing's lull)
             else:
                 still = 0
             if esum < qmin:
