@@ -951,11 +951,22 @@ class Gait:
         gz = (gs[2] // gn) >> 1
         g = isqrt(gx * gx + gy * gy + gz * gz)
         gl = self._k[_K_G_LSB] >> 1
-        if g < gl - (gl * 2 // 5) or g > gl + (gl * 2 // 5):  # not 1 g: not a foot at rest
-            return False
-        zx = gx * _Q14 // g
-        zy = gy * _Q14 // g
-        zz = gz * _Q14 // g
+        up = self._up
+        if gl - (gl * 2 // 5) <= g <= gl + (gl * 2 // 5):
+            zx = gx * _Q14 // g
+            zy = gy * _Q14 // g
+            zz = gz * _Q14 // g
+        elif gn < self._k[_K_KCONF] and self._in_bout and \
+                n - self._last_stride_n < self._k[_K_ODR4] << 2:
+            # a stance too short to average out its landing, within a second of the
+            # last stride (a fast jog): the foot is flat as in the last stance that
+            # could tell
+            zx = up[0]
+            zy = up[1]
+            zz = up[2]
+            g = gl
+        else:
+            return False  # not 1 g: not a foot at rest
         if self._refz < 0:
             # a clip on the heel counter holds the device upright: use its -z axis
             self._refz = 1 if zx > 11585 or zx < -11585 else 0
@@ -983,12 +994,11 @@ class Gait:
         r[6] = zx
         r[7] = zy
         r[8] = zz
-        z0 = self._up
-        if gn >= self._k[_K_KCONF] or not (z0[0] or z0[1] or z0[2]):
+        if gn >= self._k[_K_KCONF] or not (up[0] or up[1] or up[2]):
             # the attitude a stride must come back to: of a stance long enough to say
-            z0[0] = zx
-            z0[1] = zy
-            z0[2] = zz
+            up[0] = zx
+            up[1] = zy
+            up[2] = zz
         # the toe in device coordinates: mount yaw within the levelled frame
         cm = self._mcos
         sm = self._msin
