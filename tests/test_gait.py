@@ -280,8 +280,8 @@ def test_jittered_timestamps_give_the_same_strides():
 
 
 def test_the_stance_level_adapts_to_the_ground():
-    """The level the engine learns on vibrating ground is higher than on quiet ground,
-    and a fixed level at the quiet ground's value finds (almost) no stride there."""
+    """The level the engine learns on vibrating ground is over two octaves above the one
+    it learns on quiet ground, and it counts the strides on both."""
     from retrostep.gaitsim import Bout, simulate
 
     def run(vib_g, vib_dps):
@@ -289,27 +289,11 @@ def test_the_stance_level_adapts_to_the_ground():
                                        vibration_dps_rms=vib_dps)], seed=11)
         b = quantise(trace)
         eng, _ = run_engine(b.samples, b.odr_hz, b.accel_ug_per_lsb, b.gyro_udps_per_lsb)
-        return eng, labels
+        return eng
 
-    quiet, _ = run(0, 0)
-    shaky, labels = run(0.2, 35)
+    quiet, shaky = run(0, 0), run(0.2, 35)
     assert shaky.stance_level() > 4 * quiet.stance_level()
-    assert shaky.strides >= 14
-    # freeze the level where quiet ground put it: the vibrating stances are lost
-    trace, _ = simulate([Bout("walk", "forward", strides=16, vibration_g_rms=0.2,
-                              vibration_dps_rms=35)], seed=11)
-    b = quantise(trace)
-    frozen = gait.Gait(b.odr_hz, b.accel_ug_per_lsb, b.gyro_udps_per_lsb)
-    frozen._adapt = lambda lo, hi, fresh: None
-    frozen._th = quiet.stance_level()
-    flat = array("h", b.samples.astype("<i2").tobytes())
-    done = 0
-    ev = array("i", [0] * gait.EV_FIELDS)
-    while done < len(b.samples):
-        done = frozen.feed(flat, done, len(b.samples))
-        while frozen.pop(ev):
-            pass
-    assert frozen.strides <= shaky.strides // 2
+    assert quiet.strides >= 15 and shaky.strides >= 15
 
 
 def test_every_attribute_is_created_by_the_constructor():

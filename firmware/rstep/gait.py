@@ -362,7 +362,8 @@ class Gait:
         self._k[_K_EMIN] = _iexp(self._k[_K_LMIN])
         self._k[_K_TH0] = level(50)
         self._k[_K_LVL] = c["stance_level_pct"]
-        self._k[_K_ESC] = odr_hz  # 1 s without a stance: re-learn the level
+        # no stance for 1.5 s (reset()), or for twice the last stride's swing (1 to
+        # 2.5 s): re-learn the level
         self._k[_K_CONTACT_LAG] = min(_JR - 1, odr_hz * 3 // 10)  # contact <= 0.3 s before stance
         self._k[_K_MIN_SWING] = odr_hz * c["min_swing_ms"] // 1000
         # the swing integrators hold 2.5 s at 208 Hz at most
@@ -429,6 +430,7 @@ class Gait:
         self.in_stance = 0
         self.set_mount(self._k[_K_MOUNT0])
         self._axis_left = _AXIS_STRIDES if self._k[_K_AUTO_MOUNT] else 0
+        self._k[_K_ESC] = self.odr_hz * 3 // 2
         self._axn = 0
         for i in range(5):
             self._ax[i] = 0
@@ -777,6 +779,7 @@ class Gait:
                     n_still = n - nst + 1
                     self._end_swing(self._contact(n, n_still, ji, ns), ns, vx, vy, px, py,
                                     lobe)
+                    esc = self._k[_K_ESC]
                     self._adapt(self._smin, qmax, 0)
                     th = self._th
                     phase = _STANCE
@@ -1054,6 +1057,9 @@ class Gait:
         # a stride candidate: confirmed once the new stance shows the foot at rest in
         # the attitude it left the ground in (a swinging leg turns back at another pitch)
         self._pend = 1
+        esc = ns << 1  # the next escape waits for twice this swing
+        self._k[_K_ESC] = self.odr_hz if esc < self.odr_hz else (
+            esc if esc < self.odr_hz * 5 // 2 else self.odr_hz * 5 // 2)
         up = self._up
         up[3] = up[0]
         up[4] = up[1]
