@@ -463,6 +463,7 @@ class Gait:
         self._px = self._py = self._pz = 0
         self._h0 = 0
         self._gz0 = 0
+        self._tdyaw = 0
         self._el0 = 0
         self._lobe = 0
         self._t0 = 0
@@ -1009,18 +1010,21 @@ class Gait:
         td[0] = (cm * xx + sm * r[3]) >> 14
         td[1] = (cm * xy + sm * r[4]) >> 14
         td[2] = (cm * xz + sm * r[5]) >> 14
+        self._tdyaw = self.mount_bam
         self._gz0 = g >> 1  # |gravity| in the 4 LSB units of the swing integrator
         self._h0 = self.heading
         self._t0 = n
         return True
 
     def _end_swing(self, n_land, ns, vx, vy, px, py, lobe):
-        # the reference axis's azimuth now, in the frame levelled at lift-off
+        # the toe's azimuth now, in the frame levelled at lift-off (the toe stays on the
+        # ground plane's heading whatever the foot's pitch: a device axis off the toe
+        # would turn with every heel lowering)
         r = self._r
-        if self._refz:
-            dh = _wrap(atan2_bam(-r[5], -r[2]))
-        else:
-            dh = _wrap(atan2_bam(r[3], r[0]))
+        td = self._td
+        tx = ((r[0] >> 1) * td[0] + (r[1] >> 1) * td[1] + (r[2] >> 1) * td[2]) >> 13
+        ty = ((r[3] >> 1) * td[0] + (r[4] >> 1) * td[1] + (r[5] >> 1) * td[2]) >> 13
+        dh = _wrap(atan2_bam(ty, tx) - self._tdyaw)
         self.heading = _wrap(self._h0 + dh)
         if ns < self._k[_K_MIN_SWING] + self._k[_K_NST]:
             return  # a twitch: part of a landing (a pending stride waits on)
