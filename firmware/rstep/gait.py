@@ -1025,7 +1025,6 @@ class Gait:
         tx = ((r[0] >> 1) * td[0] + (r[1] >> 1) * td[1] + (r[2] >> 1) * td[2]) >> 13
         ty = ((r[3] >> 1) * td[0] + (r[4] >> 1) * td[1] + (r[5] >> 1) * td[2]) >> 13
         dh = _wrap(atan2_bam(ty, tx) - self._tdyaw)
-        self.heading = _wrap(self._h0 + dh)
         if ns < self._k[_K_MIN_SWING] + self._k[_K_NST]:
             return  # a twitch: part of a landing (a pending stride waits on)
         vmax = self._k[_K_VMAX]
@@ -1045,6 +1044,12 @@ class Gait:
         dx = (px * km) >> 16
         dy = (py * km) >> 16
         length = hypot(dx, dy)
+        # the heading turns with swings that go somewhere or turn on the spot (a
+        # landing's pivots read as small turns: on a tilted clip they add up to degrees
+        # per stride)
+        tl = self._k[_K_TURN_LIM]
+        if length >= self._k[_K_MIN_STRIDE] or dh > tl or dh < -tl:
+            self.heading = _wrap(self._h0 + dh)
         if length < self._k[_K_MIN_STRIDE]:
             return  # no travel: a heel lowering after the toe touched (or a tap)
         if hypot((cx * km) >> 16, (cy * km) >> 16) > length << 1:
