@@ -51,10 +51,11 @@ How it works (docs/engine.md has the reasoning and the figures):
   calibration walk sets it from the travel of forward strides.
 - Heading changes only through swings (zero angular rate update in stance): at each
   landing the toe's new azimuth is read off the propagated attitude. A backward bout's
-  reference line is its mean heading over its first strides (the gyro heading, not the
-  noisier stride vectors); the walked path follows the heading, and its lateral offset
-  from the line or a held heading deviation raise a drift alert (with hysteresis and a
-  cool-down).
+  reference line is the trimmed mean heading of its first 8 strides (the gyro heading,
+  not the noisier stride vectors); the walked path follows the heading, and its lateral
+  offset from the line (while the last strides curve by 2 deg/m or more: a gyro drifts
+  by a fraction of that) or a held heading deviation raise a drift alert (with
+  hysteresis and a cool-down).
 
 State (units and formats of the per-sample loop):
     name            unit / format                     range
@@ -149,7 +150,8 @@ _K_ALERT_OFFSET_MM = const(38)
 _K_ALERT_HEADING_STRIDES = const(39)
 _K_REARM_OFFSET_MM = const(40)
 _K_AUTO_MOUNT = const(41)
-_KN = const(42)
+_K_CURVE = const(42)
+_KN = const(43)
 
 # defaults; every one can be overridden in Gait(..., name=value)
 DEFAULTS = {
@@ -165,7 +167,8 @@ DEFAULTS = {
     "pitch_vote_mm": 60,  # weight of the landing pitch vote, in mm of travel
     "bout_gap_s": 3,  # no stride for this long ends a bout
     "ref_strides": 8,  # backward strides whose heading is the reference line
-    "alert_offset_mm": 500,  # lateral offset that raises a drift alert
+    "alert_offset_mm": 500,  # lateral offset that raises a drift alert ...
+    "alert_curve_deg_per_m": 2,  # ... while the last strides curve by this much
     "alert_heading_deg": 15,  # heading deviation that raises one ...
     "alert_heading_strides": 3,  # ... when held for this many strides
     "rearm_offset_mm": 300,  # back on the line below this offset
@@ -340,6 +343,7 @@ class Gait:
         self._k[_K_ALERT_HEADING_STRIDES] = c["alert_heading_strides"]
         self._k[_K_REARM_OFFSET_MM] = c["rearm_offset_mm"]
         self._k[_K_AUTO_MOUNT] = c["auto_mount"]
+        self._k[_K_CURVE] = c["alert_curve_deg_per_m"] * 65536 // 360  # bam per metre
         self._cfg = tuple(c[k] for k in DEFAULTS)  # settings() gives them back
         # --- activity energy ---
         ash, gsh = _energy_units(accel_ug_per_lsb, gyro_udps_per_lsb)
@@ -408,6 +412,7 @@ class Gait:
         # [3:6] of the pending stride's lift-off
         self._up = _zeros("i", 6)
         self._hr = _zeros("i", 8)  # headings of the reference strides (bam16)
+        self._hk = _zeros("i", 16)  # the last 8 backward strides: heading bam16, length mm
         self._pv = _zeros("i", _PV)  # the pending stride
         self._ax = _zeros("i", 5)  # toe axis: swing sums uu, vv, uv; strides c, s
         self.reset()
@@ -1257,6 +1262,18 @@ class Gait:
             self._lat_acc = _clamp(self._lat_acc + ((length * d) >> 14), 1000000)
         lat = self._lat_acc
         self.lateral_mm = lat
+        # the walk's curvature: heading change over its last strides per metre (a
+        # drifting walker curves by degrees a metre; a gyro drifts by a fraction)
+        hk = self._hk
+        i = bk & 7
+        hk[i] = hm
+        hk[8 + i] = length
+        m = 6 if bk > 6 else bk - 1
+        turn = _wrap(hm - hk[(bk - m) & 7]) if m else 0
+        dist = 0
+        for j in range(m):
+            dist += hk[8 + ((bk - j) & 7)]
+        curving = (turn if turn >= 0 else -turn) * 1000 > self._k[_K_CURVE] * dist
         hb = self.heading_bam()
         ch = cos_bam(hb)
         sh = sin_bam(hb)
@@ -1269,7 +1286,7 @@ class Gait:
         alat = lat if lat >= 0 else -lat
         if not self._alerted:
             cause = 0
-            if alat > self._k[_K_ALERT_OFFSET_MM]:
+            if alat > self._k[_K_ALERT_OFFSET_MM] and curving:
                 cause = 1
             elif self._dev_run >= self._k[_K_ALERT_HEADING_STRIDES]:
                 cause = 2
