@@ -237,35 +237,33 @@ def strapdown_strides(t, acc, gyr, stances, R):
     return np.array(out).reshape(-1, 3)
 
 
-def pitch_excursion(t, gyr_dev, stances):
-    """Strapdown-free cue: the integrated pitch rate (about device y; + = toe down) in
-    each swing, from the stance before it. Returns the median of (largest toe-down
-    excursion - largest toe-up excursion) in degrees: positive when the toe-down
-    excursion (push-off forward, toe landing backward) dominates, as it should."""
+def _swing_pitches(t, gyr_dev, stances):
+    """The integrated pitch rate (about device y; + = toe down) through each swing,
+    from the stance before it (bias: the stances' median rate)."""
     dt = float(np.median(np.diff(t)))
     bias = np.median(gyr_dev[stance_mask(len(t), stances), 1])
-    vals = []
     for (_, a1), (b0, _) in zip(stances[:-1], stances[1:]):
-        if b0 - a1 < 10:
-            continue
-        p = np.cumsum(gyr_dev[a1:b0, 1] - bias) * dt
-        vals.append(p.max() + p.min())  # toe-down peak minus toe-up peak (min is < 0)
+        if b0 - a1 >= 10:
+            yield np.cumsum(gyr_dev[a1:b0, 1] - bias) * dt
+
+
+def _median_or_nan(vals):
     return float(np.median(vals)) if vals else float("nan")
+
+
+def pitch_excursion(t, gyr_dev, stances):
+    """Strapdown-free cue: the median of (largest toe-down excursion - largest toe-up
+    excursion) of the swings, in degrees: positive when the toe-down excursion
+    (push-off forward, toe landing backward) dominates, as it should."""
+    # toe-down peak minus toe-up peak (min is < 0)
+    return _median_or_nan([p.max() + p.min() for p in _swing_pitches(t, gyr_dev, stances)])
 
 
 def pitch_timing(t, gyr_dev, stances):
     """Strapdown-free direction cue: where in the swing (0 = lift, 1 = land) the
     largest toe-down pitch is reached, median over swings. Forward walking pitches the
     toe down at push-off (early); backward walking lands on the toe (late)."""
-    dt = float(np.median(np.diff(t)))
-    bias = np.median(gyr_dev[stance_mask(len(t), stances), 1])
-    vals = []
-    for (_, a1), (b0, _) in zip(stances[:-1], stances[1:]):
-        if b0 - a1 < 10:
-            continue
-        p = np.cumsum(gyr_dev[a1:b0, 1] - bias) * dt
-        vals.append(np.argmax(p) / (b0 - a1))
-    return float(np.median(vals)) if vals else float("nan")
+    return _median_or_nan([np.argmax(p) / len(p) for p in _swing_pitches(t, gyr_dev, stances)])
 
 
 def euler_zyx_deg(R):
