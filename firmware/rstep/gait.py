@@ -92,7 +92,7 @@ EV_BOUT_START = const(4)  # ev: type, sample, 0, 0, 0, 0, 0, 0
 EV_BOUT_END = const(5)  # ev: type, sample, 0, 0, strides in bout, fwd strides, bwd strides, 0
 EV_CALIBRATED = const(6)  # ev: type, sample, 0, 0, mount yaw (bam16), strides used, 0, 0
 EV_FIELDS = const(8)
-_EVQ = const(16)  # queued events
+_EVQ = const(12)  # queued events
 
 FORWARD = const(1)
 BACKWARD = const(-1)
@@ -411,8 +411,8 @@ class Gait:
         # up in device coordinates, Q14: [0:3] of the last stance long enough to tell,
         # [3:6] of the pending stride's lift-off
         self._up = _zeros("i", 6)
-        self._hr = _zeros("i", 8)  # headings of the reference strides (bam16)
-        self._hk = _zeros("i", 16)  # the last 8 backward strides: heading bam16, length mm
+        self._hr = _zeros("h", 8)  # headings of the reference strides (bam16)
+        self._hk = _zeros("h", 16)  # the last 8 backward strides: heading bam16, length mm
         self._pv = _zeros("i", _PV)  # the pending stride
         self._ax = _zeros("i", 5)  # toe axis: swing sums uu, vv, uv; strides c, s
         self.reset()
