@@ -20,8 +20,9 @@ Usage (samples are int16 in sensor LSB, six per sample: ax, ay, az, gx, gy, gz):
 
 How it works (docs/engine.md has the reasoning and the figures):
 - Activity: every sample gets an energy e = |rate|^2 + 2 | |a|^2 - 1 g^2 | + |change
-  of a|^2 / 2 (rate in ~0.28 deg/s units, a in 1/128 g), summed over a ~30 ms window
-  (E).
+  of a|^2 / 4 (rate averaged over 4 samples, in ~0.28 deg/s units: ground vibration
+  averages out, a swing's steady turn does not; a in 1/128 g), summed over a ~30 ms
+  window (E).
 - Stance is the quietest phase of each gait cycle, relative to the walker's own recent
   cycles, not below a fixed level: the engine keeps, on a log2 scale, the floor (the
   lowest E of recent stances) and the peak (the highest E of recent swings) and calls a
@@ -411,6 +412,7 @@ class Gait:
         # up in device coordinates, Q14: [0:3] of the last stance long enough to tell,
         # [3:6] of the pending stride's lift-off
         self._up = _zeros("i", 6)
+        self._ma = _zeros("i", 12)  # the last 3 rates of each axis (Q4 LSB), at 0, 4, 8
         self._hr = _zeros("h", 8)  # headings of the reference strides (bam16)
         self._hk = _zeros("h", 16)  # the last 8 backward strides: heading bam16, length mm
         self._pv = _zeros("i", _PV)  # the pending stride
@@ -447,6 +449,7 @@ class Gait:
         self._ri = 0
         self._esum = 0
         self._th = self._k[_K_TH0]
+        self._mi = 0  # where the next rate goes in _ma
         self._fl = -1  # floor, log2 1/8 octaves; -1: not learnt yet
         self._pk = 0
         self._qmin = _E_MAX * 16
@@ -605,6 +608,8 @@ class Gait:
         r = self._r
         td = self._td
         ns = self._ns
+        ma = self._ma
+        mi = self._mi
         vx = self._vx
         vy = self._vy
         vz = self._vz
@@ -639,12 +644,23 @@ class Gait:
             cz = (buf[i + 5] << 4) - bz
             k += 1
             # ---- activity: rotation, |a| off 1 g, change of a; summed over the window
-            s = cx >> gsh
+            # the rate averaged over 4 samples (zeros at a quarter and half the rate:
+            # ground vibration averages out; a swing's few hertz pass)
+            s = ma[0] + ma[1] + ma[2] + cx
+            ma[mi] = cx
+            s >>= gsh + 2
             e = s * s
-            s = cy >> gsh
+            s = ma[4] + ma[5] + ma[6] + cy
+            ma[mi + 4] = cy
+            s >>= gsh + 2
             e += s * s
-            s = cz >> gsh
+            s = ma[8] + ma[9] + ma[10] + cz
+            ma[mi + 8] = cz
+            s >>= gsh + 2
             e += s * s
+            mi += 1
+            if mi == 3:
+                mi = 0
             s = ax >> ash
             t = s * s
             s = ay >> ash
@@ -663,7 +679,7 @@ class Gait:
             j += s * s
             s = (az - paz) >> jsh
             j += s * s
-            e += j >> 1
+            e += j >> 2
             if e > _E_MAX:
                 e = _E_MAX
             pax = ax
@@ -837,6 +853,7 @@ class Gait:
         self._phase = phase
         self.in_stance = 1 if phase == _STANCE else 0
         self._ns = ns
+        self._mi = mi
         self._vx = vx
         self._vy = vy
         self._vz = vz
@@ -939,15 +956,22 @@ class Gait:
         clip = self._k[_K_BCLIP]
         bmax = self._k[_K_BMAX]
         a = self._ba
-        s = _clamp(cx, clip)
-        a[0] = _clamp(a[0] + ((s << 8) >> kb), bmax)
-        self._bx = (a[0] + 128) >> 8
-        s = _clamp(cy, clip)
-        a[1] = _clamp(a[1] + ((s << 8) >> kb), bmax)
-        self._by = (a[1] + 128) >> 8
-        s = _clamp(cz, clip)
-        a[2] = _clamp(a[2] + ((s << 8) >> kb), bmax)
-        self._bz = (a[2] + 128) >> 8
+        # (clamps written out: this runs for every stance sample)
+        s = cx if -clip <= cx <= clip else (clip if cx > 0 else -clip)
+        s = a[0] + ((s << 8) >> kb)
+        if -bmax <= s <= bmax:
+            a[0] = s
+            self._bx = (s + 128) >> 8
+        s = cy if -clip <= cy <= clip else (clip if cy > 0 else -clip)
+        s = a[1] + ((s << 8) >> kb)
+        if -bmax <= s <= bmax:
+            a[1] = s
+            self._by = (s + 128) >> 8
+        s = cz if -clip <= cz <= clip else (clip if cz > 0 else -clip)
+        s = a[2] + ((s << 8) >> kb)
+        if -bmax <= s <= bmax:
+            a[2] = s
+            self._bz = (s + 128) >> 8
 
     def _start_swing(self, n):
         """Levelled frame from the stance gravity: rows x (toe side, horizontal), y, z (up)."""
