@@ -730,6 +730,11 @@ class Gait:
                     if self._in_bout:
                         bout_end = self._last_stride_n + self._k[_K_GAP]
                 self._smin = qmin
+                if self._fl < 0:
+                    # the first stance of the session sets the floor before its swing
+                    # (the default level could cut a gentle first swing at a lull)
+                    self._adapt(qmin, qmax, 1)
+                    th = self._th
                 qmin = qmax = esum
                 seg = 0
                 if self._start_swing(n):
