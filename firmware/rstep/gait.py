@@ -21,7 +21,8 @@ Usage (samples are int16 in sensor LSB, six per sample: ax, ay, az, gx, gy, gz):
 How it works (docs/engine.md has the reasoning and the figures):
 - Activity: every sample gets an energy e = |rate|^2 + 2 | |a|^2 - 1 g^2 | + |change
   of a|^2 / 4 (rate averaged over 4 samples, in ~0.28 deg/s units: ground vibration
-  averages out, a swing's steady turn does not; a in 1/128 g), summed over a ~30 ms
+  averages out, a swing's steady turn does not; a in 1/128 g; the change of a counts
+  only over 0.5 g a sample, an impact, not the ground shaking), summed over a ~30 ms
   window (E).
 - Stance is the quietest phase of each gait cycle, relative to the walker's own recent
   cycles, not below a fixed level: the engine keeps, on a log2 scale, the floor (the
@@ -679,7 +680,8 @@ class Gait:
             j += s * s
             s = (az - paz) >> jsh
             j += s * s
-            e += j >> 2
+            if j > 16384:  # a change over 0.5 g a sample: an impact, not ground shaking
+                e += j >> 2
             if e > _E_MAX:
                 e = _E_MAX
             pax = ax
