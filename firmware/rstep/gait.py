@@ -450,6 +450,8 @@ class Gait:
         self._ri = 0
         self._esum = 0
         self._th = self._k[_K_TH0]
+        self._st0 = 0  # where the stance began
+        self._resume = 0  # the last swing went nowhere: a lull after it resumes it
         self._mi = 0  # where the next rate goes in _ma
         self._fl = -1  # floor, log2 1/8 octaves; -1: not learnt yet
         self._pk = 0
@@ -739,7 +741,12 @@ class Gait:
                     th = self._th
                 qmin = qmax = esum
                 seg = 0
-                if self._start_swing(n):
+                if self._resume and n - self._st0 < self._k[_K_KCONF] and ns < max_swing:
+                    # a lull just after a lift-off, within a swing that had not yet gone
+                    # anywhere: the swing goes on from where it was
+                    phase = _SWING
+                    self._resume = 0
+                elif self._start_swing(n):
                     gz0 = self._gz0
                     phase = _SWING
                     ns = vx = vy = vz = px = py = pz = 0
@@ -812,7 +819,7 @@ class Gait:
                     self._adapt(self._smin, qmax, 0)
                     th = self._th
                     phase = _STANCE
-                    self._stance_begin(pax, pay, paz)
+                    self._stance_begin(pax, pay, paz, n)
                     qmin = qmax = esum
                     seg = 0
                 elif ns >= max_swing:
@@ -828,7 +835,7 @@ class Gait:
                         self._o_n = self._contact(n, n - nst + 1, ji, n + 1)
                         self._orph = 1 if self._o_n >= self._k[_K_ODR4] else 0
                     phase = _STANCE
-                    self._stance_begin(ax, ay, az)
+                    self._stance_begin(ax, ay, az, n)
                     qmin = qmax = esum
                     seg = 0
             if phase != _STANCE:
@@ -932,8 +939,9 @@ class Gait:
         self._th = _iexp(t)
 
     # ------------------------------------------------------------------ stance
-    def _stance_begin(self, ax, ay, az):
+    def _stance_begin(self, ax, ay, az, n):
         self._stanced = 1
+        self._st0 = n
         gs = self._gs
         gs[0] = ax
         gs[1] = ay
@@ -1053,6 +1061,7 @@ class Gait:
         return True
 
     def _end_swing(self, n_land, ns, vx, vy, px, py, lobe):
+        self._resume = 0
         # the toe's azimuth now, in the frame levelled at lift-off (the toe stays on the
         # ground plane's heading whatever the foot's pitch: a device axis off the toe
         # would turn with every heel lowering)
@@ -1087,6 +1096,7 @@ class Gait:
         if length >= self._k[_K_MIN_STRIDE] or dh > tl or dh < -tl:
             self.heading = _wrap(self._h0 + dh)
         if length < self._k[_K_MIN_STRIDE]:
+            self._resume = 1  # a lull next may be part of this swing
             return  # no travel: a heel lowering after the toe touched (or a tap)
         if hypot((cx * km) >> 16, (cy * km) >> 16) > length << 1:
             # the de-drift would move the foot twice as far as the stride itself: the
