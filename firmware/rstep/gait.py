@@ -646,7 +646,7 @@ class Gait:
             cy = (buf[i + 4] << 4) - by
             cz = (buf[i + 5] << 4) - bz
             k += 1
-            # ---- activity: rotation, |a| off 1 g, change of a; summed over the window
+            # ---- activity: rotation, |a| off 1 g, change of a; summed over the window;
             # the rate averaged over 4 samples (zeros at a quarter and half the rate:
             # ground vibration averages out; a swing's few hertz pass)
             s = ma[0] + ma[1] + ma[2] + cx
@@ -990,6 +990,7 @@ class Gait:
 
     def _start_swing(self, n):
         """Levelled frame from the stance gravity: rows x (toe side, horizontal), y, z (up)."""
+        self._resume = 0  # a fresh swing: nothing before it to resume
         gn = self._gn
         if gn < 1:
             return False
