@@ -53,7 +53,7 @@ How it works (docs/engine.md has the reasoning and the figures):
   calibration walk sets it from the travel of forward strides.
 - Heading changes only through swings (zero angular rate update in stance): at each
   landing the toe's new azimuth is read off the propagated attitude. A backward bout's
-  reference line is the trimmed mean heading of its first 8 strides (the gyro heading,
+  reference line is the trimmed mean heading of its first 6 strides (the gyro heading,
   not the noisier stride vectors); the walked path follows the heading, and its lateral
   offset from the line (while the last strides curve by 2 deg/m or more: a gyro drifts
   by a fraction of that) or a held heading deviation raise a drift alert (with
@@ -168,7 +168,7 @@ DEFAULTS = {
     "turn_min_stride_mm": 300,  # ... must travel at least this (turning in place)
     "pitch_vote_mm": 60,  # weight of the landing pitch vote, in mm of travel
     "bout_gap_s": 3,  # no stride for this long ends a bout
-    "ref_strides": 8,  # backward strides whose heading is the reference line
+    "ref_strides": 6,  # backward strides whose heading is the reference line
     "alert_offset_mm": 500,  # lateral offset that raises a drift alert ...
     "alert_curve_deg_per_m": 2,  # ... while the last strides curve by this much
     "alert_heading_deg": 15,  # heading deviation that raises one ...
@@ -1016,10 +1016,14 @@ class Gait:
             g = gl
         else:
             return False  # not 1 g: not a foot at rest
-        if self._refz < 0:
+        refz = self._refz
+        if refz < 0:
             # a clip on the heel counter holds the device upright: use its -z axis
-            self._refz = 1 if zx > 11585 or zx < -11585 else 0
-        if self._refz:
+            # (decided once, by the first stance long enough to tell)
+            refz = 1 if zx > 11585 or zx < -11585 else 0
+            if gn >= self._k[_K_KCONF]:
+                self._refz = refz
+        if refz:
             xx = (zz * zx) >> 14
             xy = (zz * zy) >> 14
             xz = ((zz * zz) >> 14) - _Q14
