@@ -211,3 +211,39 @@ def test_library_defaults_to_the_environment_then_home(tmp_path, monkeypatch):
     assert library.library_dir(str(tmp_path / "x")) == tmp_path / "x"
     monkeypatch.delenv(library.ENV_LIBRARY)
     assert str(library.library_dir()).endswith(".retrostep/library")
+
+
+def test_side_steps_show_in_the_report_apart_from_forward_and_backward(tmp_path):
+    """A session with side-steps: the log decodes them as sideways, the report counts
+    them apart, and neither forward nor backward minutes grow from them."""
+    from array import array
+
+    from retrostep import corpus
+    from retrostep.firmware import gait
+    from retrostep.report import summary_rows
+    from retrostep.trace import quantise
+
+    trace, labels = corpus.make_case("sidestep_left_right")
+    b = quantise(trace)
+    eng = gait.Gait(b.odr_hz, b.accel_ug_per_lsb, b.gyro_udps_per_lsb)
+    log = lb.Logbook(str(tmp_path), fs_free_fn=lambda: 1 << 28)
+    number = log.open_session(start_s=1_700_000_000, board_id="side", raw=False)
+    flat = array("h", b.samples.astype("<i2").tobytes())
+    ev = array("i", [0] * gait.EV_FIELDS)
+    done, n = 0, len(b.samples)
+    while done < n:
+        done = eng.feed(flat, done, min(n, done + 52))
+        while eng.pop(ev):
+            log.append_event(ev)
+    eng.flush()
+    while eng.pop(ev):
+        log.append_event(ev)
+    log.close_session(lb.engine_summary(eng), end_s=1_700_000_000 + n // b.odr_hz)
+    result = to_result(decode_file(log.file_name(number)))
+    side = [e for e in result["events"] if e.get("direction") == "sideways"]
+    assert len(side) == eng.sideways_strides > 10
+    assert result["sideways_steps"] == eng.sideways_steps == 2 * len(side)
+    rows = dict(summary_rows(load_report(log.file_name(number))))
+    assert rows["Side-steps"] == str(eng.sideways_steps)
+    assert f"{len(side)} sideways" in rows["Strides (this foot)"]
+    assert rows["Backward minutes"].startswith("0.0")

@@ -171,12 +171,15 @@ def summary_rows(rep):
         ("Steps (both feet)", str(r["steps"])),
         ("Forward steps", str(r["forward_steps"])),
         ("Backward steps", str(r["backward_steps"])),
+        ("Side-steps", str(r.get("sideways_steps", 0))),
         ("Forward minutes", f"{s.forward_minutes:.1f} "
                             f"({fmt_duration(60 * s.forward_minutes)})"),
         ("Backward minutes", f"{s.backward_minutes:.1f} "
                              f"({fmt_duration(60 * s.backward_minutes)})"),
         ("Strides (this foot)", f"{r['strides']} ({r['forward_strides']} forward, "
-                                f"{r['backward_strides']} backward)"),
+                                f"{r['backward_strides']} backward, "
+                                f"{r['strides'] - r['forward_strides'] - r['backward_strides']}"
+                                " sideways)"),
         ("Mean stride length forward", fmt_opt(rep.mean_length_m("forward"), "{:.2f} m")),
         ("Mean stride length backward", fmt_opt(rep.mean_length_m("backward"), "{:.2f} m")),
         ("Cadence forward", fmt_opt(rep.mean_cadence_spm("forward"), "{:.0f} steps/min")),
