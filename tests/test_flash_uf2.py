@@ -202,9 +202,12 @@ def test_wrong_family_for_the_drive_is_refused_before_copying(tmp_path, drives, 
 
 
 def test_rp2350_drive_takes_absolute_and_riscv_families(tmp_path, drives, usb):
-    drives("rp2350")
+    drive = drives("rp2350")
     for fam in (ABSOLUTE, RP2350_RISCV):
-        flash.flash(write(tmp_path, f"{fam:x}.uf2", uf2(fam, 1000)), wait=False)
+        src = write(tmp_path, f"{fam:x}.uf2", uf2(fam, 1000))
+        flash.flash(src, wait=False)
+        # the image reached the drive byte for byte
+        assert (drive / f"{fam:x}.uf2").read_bytes() == open(src, "rb").read()
 
 
 def test_no_drive_says_hold_bootsel(tmp_path, drives, usb):
