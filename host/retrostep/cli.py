@@ -37,13 +37,9 @@ def build_parser():
     parser.add_argument("--version", action="version", version=f"retrostep {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:  # command not built yet
-                continue
-            raise
-        module.register(sub)
+        # a command module that fails to import is an error, never a silently missing
+        # command
+        importlib.import_module(name).register(sub)
     return parser
 
 
