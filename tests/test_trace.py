@@ -1,7 +1,6 @@
 """Trace CSV reading and writing, and quantising a trace the way the board sees it."""
 
 import os
-import time
 
 import numpy as np
 import pytest
@@ -159,20 +158,15 @@ def test_write_into_missing_folder(tmp_path):
         write_trace(tmp_path / "nope" / "t.csv", make_trace(100, 0.5))
 
 
-def test_read_one_hour_at_400_hz_is_fast(tmp_path):
+def test_one_hour_at_400_hz_writes_and_reads_back(tmp_path):
+    """An hour at 400 Hz round-trips (its speed is bench/engine_bench.py's to print)."""
     trace = make_trace(400, 3600.0)
     assert len(trace.t_s) == 1_440_001
     path = tmp_path / "hour.csv"
-    start = time.perf_counter()
     write_trace(path, trace)
-    write_s = time.perf_counter() - start
-    start = time.perf_counter()
     back = read_trace(path)
-    read_s = time.perf_counter() - start
-    print(f"1 h at 400 Hz: write {write_s:.2f} s, read {read_s:.2f} s")
     assert len(back.t_s) == len(trace.t_s)
-    assert read_s < 8.0  # about 1-2 s on a laptop; generous for loaded CI machines
-    assert write_s < 10.0
+    assert np.array_equal(back.t_s[-3:], np.round(trace.t_s[-3:], 6))
 
 
 # ---------------------------------------------------------------------------- quantise
@@ -333,18 +327,13 @@ def test_bad_settings_are_user_errors():
         quantise(trace, odr_hz=0)
 
 
-def test_quantise_one_hour_is_fast():
+def test_quantise_one_hour_keeps_every_sample():
+    """One hour at the ODR keeps its samples; one hour at 400 Hz becomes 104 Hz. (How
+    fast: bench/engine_bench.py prints the replay time of an hour; machines here are
+    too noisy for a timed assertion.)"""
     trace = make_trace(104, 3600.0)
-    start = time.perf_counter()
     board = quantise(trace)
-    took = time.perf_counter() - start
-    print(f"quantise 1 h at 104 Hz: {took:.3f} s")
     assert len(board) == len(trace.t_s)
-    assert took < 5.0
     trace = make_trace(400, 3600.0)
-    start = time.perf_counter()
     board = quantise(trace)
-    took = time.perf_counter() - start
-    print(f"quantise 1 h at 400 Hz -> 104 Hz: {took:.3f} s")
     assert len(board) == 3600 * 104 + 1
-    assert took < 10.0
