@@ -328,3 +328,26 @@ def test_a_shuffle_on_shaking_ground_is_counted():
     s = _score_case(trace, labels)
     assert s["recall"] >= 0.9 and s["precision"] >= 0.95, s
     assert s["forward_accuracy"] == 1.0
+
+
+def test_reset_starts_a_session_that_knows_nothing_of_the_last():
+    """After reset() the engine gives what a new engine gives (the board resets it for
+    every session)."""
+    def events(eng, b, stop=None):
+        flat = array("h", b.samples.astype("<i2").tobytes())
+        n = len(b.samples) if stop is None else stop
+        ev, out, k = array("i", [0] * gait.EV_FIELDS), [], 0
+        while k < n:
+            k = eng.feed(flat, k, n)
+            while eng.pop(ev):
+                out.append(tuple(ev))
+        return out
+
+    _, a = _board("treadmill_fwd")
+    _, b = _board("midwalk_bwd")  # starts mid-swing: sensitive to any state left over
+    used = gait.Gait(a.odr_hz, a.accel_ug_per_lsb, a.gyro_udps_per_lsb)
+    events(used, a, stop=len(a.samples) // 2)  # a session cut mid-swing
+    used.reset()
+    fresh = gait.Gait(b.odr_hz, b.accel_ug_per_lsb, b.gyro_udps_per_lsb)
+    assert events(used, b) == events(fresh, b)
+    assert vars(used).keys() == vars(fresh).keys()

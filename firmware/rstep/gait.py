@@ -29,8 +29,9 @@ How it works (docs/engine.md has the reasoning and the figures):
   lowest E of recent stances) and the peak (the highest E of recent swings) and calls a
   sample still when E is below floor + 35 % of the way to the peak (at least 1.5 and at
   most 5 octaves above the floor). Ground vibration, a treadmill deck or a heel sensor
-  raise the floor and the level follows. When no stance is found for 1 s the level is
-  reset from the quietest window of its last half, and a stance that holds more than
+  raise the floor and the level follows. When no stance is found for twice the last
+  swing (1 to 2.5 s; 1.5 s before the first stride) the level is reset from the
+  quietest window of the last half of that time, and a stance that holds more than
   4 octaves of activity lowers it: no rest at the start is needed, only walking.
 - Gyro bias: refined in every stance with clamped residuals (a median-like estimate
   that vibration does not pull), fast at first, then over ~128 stance samples.
@@ -39,8 +40,9 @@ How it works (docs/engine.md has the reasoning and the figures):
   gyro; the acceleration is rotated into the levelled frame, gravity removed, and
   integrated twice. At the next stance the velocity must be zero (ZUPT); the residual
   velocity is removed as a linear drift.
-- Initial contact: the last sharp change of acceleration (the impact) before the
-  stance; stride events carry its sample index.
+- Initial contact: the onset of the landing's impact (the first sample in the swing's
+  second half whose change of acceleration reaches half the largest); stride events
+  carry its sample index.
 - Direction: the stride vector in the foot's frame. Travel mostly across the foot is a
   side-step (SIDEWAYS); otherwise the travel along the toe, with the landing pitch as a
   second vote, says FORWARD or BACKWARD.
@@ -336,6 +338,10 @@ class Gait:
             raise ValueError("ref_strides must be 1..8")
         if not 5 <= c["stance_level_pct"] <= 95:
             raise ValueError("stance_level_pct must be 5..95")
+        if not 20 <= c["side_deg"] <= 80:
+            raise ValueError("side_deg must be 20..80")
+        if c["bout_gap_s"] < 1:
+            raise ValueError("bout_gap_s must be 1 or more")
         self.odr_hz = odr_hz
         self._k = _zeros("i", _KN)
         self._k[_K_TURN_MIN_STRIDE_MM] = c["turn_min_stride_mm"]
@@ -443,7 +449,10 @@ class Gait:
         for i in range(5):
             self._ax[i] = 0
         self._refz = -1  # levelled x from device x (0) or device -z (1); -1: not chosen
-        self._up[0] = self._up[1] = self._up[2] = 0
+        for i in range(6):
+            self._up[i] = 0
+        for i in range(12):
+            self._ma[i] = 0
         # activity and the adaptive stance level
         for i in range(16):
             self._ring[i] = 0
@@ -499,7 +508,7 @@ class Gait:
         self._lat_acc = 0
         self._dev_run = 0
         self._alerted = 0
-        self._last_alert_n = -(1 << 29)
+        self._last_alert_n = -self._k[_K_COOL]  # (a far-off value leaves small ints)
         # event queue
         self._qh = self._qn = 0
 
@@ -619,7 +628,7 @@ class Gait:
         px = self._px
         py = self._py
         pz = self._pz
-        gz0 = self._gz0 if phase == _SWING else 0
+        gz0 = self._gz0
         pdb = self._k[_K_PITCH_DB]
         lobe = self._lobe
         el0 = self._el0
@@ -724,8 +733,9 @@ class Gait:
                             self._adapt(qmin, qmax, 1)
                             th = self._th
                         qmin = qmax = esum
-                    if n == bout_end:
+                    if n >= bout_end >= 0:
                         self._end_bout()
+                        bout_end = -1
                     n += 1
                     continue
                 # the foot leaves the ground: start a swing from the stance attitude
@@ -797,7 +807,7 @@ class Gait:
                     axs[0] += s * s
                     axs[1] += t * t
                     axs[2] += s * t
-                # the impact: the last sharp change of acceleration
+                # the change of acceleration, kept to find the impact's onset
                 jr[ji] = j >> 6 if j < 4194304 else 65535  # kept to find the impact
                 ji = (ji + 1) & (_JR - 1)
                 # acceleration in the levelled frame, gravity removed, integrated twice
@@ -850,8 +860,9 @@ class Gait:
                     seg = 0
                     phase = _ABORTED
                     self._pend = 0
-            if n == bout_end:
+            if n >= bout_end >= 0:
                 self._end_bout()
+                bout_end = -1
             n += 1
         self.n = n
         self._ri = ri
@@ -901,12 +912,14 @@ class Gait:
             k += 1
         first = 0
         k = 0
+        if top < 4:  # no impact to speak of: the landing ends where the stance begins
+            return n_still
         lim = top >> 2
         while k < span:
             if jr[(ji - 1 - back - k) & (_JR - 1)] >= lim:
                 first = k
             k += 1
-        return n_still - first if top else n_still
+        return n_still - first
 
     # ------------------------------------------------------------------ stance level
     def _adapt(self, lo, hi, fresh):
