@@ -790,7 +790,38 @@ class Gait:
                 r[8] = r2 + ((r0 * wy) >> 16) - ((r1 * wx) >> 16)
                 ns += 1
                 if ns & 1 == 0:  # keeps |row| < 1.46 for any int16 input
-                    _renorm(r)
+                    # each row back to unit length, r *= (3 - |r|^2) / 2 (Q14), rounded: a
+                    # floor would turn every row a little toward (-1, -1, -1)
+                    a = r[0]
+                    b = r[1]
+                    c = r[2]
+                    s = ((a >> 1) * (a >> 1) + (b >> 1) * (b >> 1) + (c >> 1) * (c >> 1)) >> 12
+                    f = (49152 - s) >> 1
+                    if f < 8192:
+                        f = 8192
+                    r[0] = (a * f + 8192) >> 14
+                    r[1] = (b * f + 8192) >> 14
+                    r[2] = (c * f + 8192) >> 14
+                    a = r[3]
+                    b = r[4]
+                    c = r[5]
+                    s = ((a >> 1) * (a >> 1) + (b >> 1) * (b >> 1) + (c >> 1) * (c >> 1)) >> 12
+                    f = (49152 - s) >> 1
+                    if f < 8192:
+                        f = 8192
+                    r[3] = (a * f + 8192) >> 14
+                    r[4] = (b * f + 8192) >> 14
+                    r[5] = (c * f + 8192) >> 14
+                    a = r[6]
+                    b = r[7]
+                    c = r[8]
+                    s = ((a >> 1) * (a >> 1) + (b >> 1) * (b >> 1) + (c >> 1) * (c >> 1)) >> 12
+                    f = (49152 - s) >> 1
+                    if f < 8192:
+                        f = 8192
+                    r[6] = (a * f + 8192) >> 14
+                    r[7] = (b * f + 8192) >> 14
+                    r[8] = (c * f + 8192) >> 14
                     # landing pitch: the last lobe of the toe's elevation beyond a dead band
                     t = (((r[6] >> 1) * td[0] + (r[7] >> 1) * td[1] + (r[8] >> 1) * td[2])
                          >> 13) - el0
@@ -1397,18 +1428,3 @@ def _wrap(b):
     """A binary angle wrapped to -32768..32767."""
     return ((b + 32768) & 0xFFFF) - 32768
 
-
-def _renorm(r):
-    """Pull each row of r (Q14) back to unit length: r *= (3 - |r|^2) / 2."""
-    for i in (0, 3, 6):
-        a = r[i]
-        b = r[i + 1]
-        c = r[i + 2]
-        s = ((a >> 1) * (a >> 1) + (b >> 1) * (b >> 1) + (c >> 1) * (c >> 1)) >> 12  # Q14
-        f = (3 * _Q14 - s) >> 1
-        if f < 8192:
-            f = 8192
-        # rounded: a floor here would turn every row a little toward (-1, -1, -1)
-        r[i] = (a * f + 8192) >> 14
-        r[i + 1] = (b * f + 8192) >> 14
-        r[i + 2] = (c * f + 8192) >> 14
