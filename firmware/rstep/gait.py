@@ -1155,7 +1155,7 @@ class Gait:
             return
         # the foot went somewhere: a stride before this swing was never confirmed
         self._pend = 0
-        turn = dh > self._k[_K_TURN_LIM] or dh < -self._k[_K_TURN_LIM]
+        turn = dh > tl or dh < -tl
         if turn and length < self._k[_K_TURN_MIN_STRIDE_MM]:
             return
         # a stride candidate: confirmed once the new stance shows the foot at rest in
