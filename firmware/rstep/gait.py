@@ -419,7 +419,7 @@ class Gait:
         # up in device coordinates, Q14: [0:3] of the last stance long enough to tell,
         # [3:6] of the pending stride's lift-off
         self._up = _zeros("i", 6)
-        self._ma = _zeros("i", 12)  # the last 3 rates of each axis (Q4 LSB), at 0, 4, 8
+        self._ma = _zeros("i", 9)  # per axis: the last rate, the last two pair sums (Q4)
         self._hr = _zeros("h", 8)  # headings of the reference strides (bam16)
         self._hk = _zeros("h", 16)  # the last 8 backward strides: heading bam16, length mm
         self._pv = _zeros("i", _PV)  # the pending stride
@@ -451,7 +451,7 @@ class Gait:
         self._refz = -1  # levelled x from device x (0) or device -z (1); -1: not chosen
         for i in range(6):
             self._up[i] = 0
-        for i in range(12):
+        for i in range(9):
             self._ma[i] = 0
         # activity and the adaptive stance level
         for i in range(16):
@@ -461,7 +461,6 @@ class Gait:
         self._th = self._k[_K_TH0]
         self._st0 = 0  # where the stance began
         self._resume = 0  # the last swing went nowhere: a lull after it resumes it
-        self._mi = 0  # where the next rate goes in _ma
         self._fl = -1  # floor, log2 1/8 octaves; -1: not learnt yet
         self._pk = 0
         self._qmin = _E_MAX * 16
@@ -620,8 +619,16 @@ class Gait:
         r = self._r
         td = self._td
         ns = self._ns
-        ma = self._ma
-        mi = self._mi
+        ma = self._ma  # the rate average's state: last rate, last two pair sums
+        m1x = ma[0]
+        m2x = ma[1]
+        m3x = ma[2]
+        m1y = ma[3]
+        m2y = ma[4]
+        m3y = ma[5]
+        m1z = ma[6]
+        m2z = ma[7]
+        m3z = ma[8]
         vx = self._vx
         vy = self._vy
         vz = self._vz
@@ -658,21 +665,24 @@ class Gait:
             # ---- activity: rotation, |a| off 1 g, change of a; summed over the window;
             # the rate averaged over 4 samples (zeros at a quarter and half the rate:
             # ground vibration averages out; a swing's few hertz pass)
-            s = ma[0] + ma[1] + ma[2] + cx
-            ma[mi] = cx
-            s >>= gsh + 2
+            u = cx + m1x  # pairs of rates; two pairs apart they make the 4-sample sum
+            s = (u + m3x) >> (gsh + 2)
+            m3x = m2x
+            m2x = u
+            m1x = cx
             e = s * s
-            s = ma[4] + ma[5] + ma[6] + cy
-            ma[mi + 4] = cy
-            s >>= gsh + 2
+            u = cy + m1y
+            s = (u + m3y) >> (gsh + 2)
+            m3y = m2y
+            m2y = u
+            m1y = cy
             e += s * s
-            s = ma[8] + ma[9] + ma[10] + cz
-            ma[mi + 8] = cz
-            s >>= gsh + 2
+            u = cz + m1z
+            s = (u + m3z) >> (gsh + 2)
+            m3z = m2z
+            m2z = u
+            m1z = cz
             e += s * s
-            mi += 1
-            if mi == 3:
-                mi = 0
             s = ax >> ash
             t = s * s
             s = ay >> ash
@@ -909,7 +919,15 @@ class Gait:
         self._phase = phase
         self.in_stance = 1 if phase == _STANCE else 0
         self._ns = ns
-        self._mi = mi
+        ma[0] = m1x
+        ma[1] = m2x
+        ma[2] = m3x
+        ma[3] = m1y
+        ma[4] = m2y
+        ma[5] = m3y
+        ma[6] = m1z
+        ma[7] = m2z
+        ma[8] = m3z
         self._vx = vx
         self._vy = vy
         self._vz = vz
