@@ -20,11 +20,12 @@ import time
 
 import numpy as np
 
-from retrostep import corpus
-from retrostep.enginevm import run_engine_vm
-from retrostep.evaluate import evaluate_directory, print_scores, summary_lines
-from retrostep.replay import replay_trace, run_engine
-from retrostep.trace import Trace, quantise, read_trace, write_trace
+from retrostep.sim import corpus
+from retrostep.vm.enginevm import run_engine_vm
+from retrostep.analysis.evaluate import evaluate_directory, print_scores, summary_lines
+from retrostep.engine.run import run_engine
+from retrostep.analysis.replay import replay_trace
+from retrostep.formats.trace import Trace, quantise, read_trace, write_trace
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import realdata  # noqa: E402  (bench/realdata.py)

@@ -16,10 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from retrostep import corpus, mpvm, mpycross
-from retrostep.trace import quantise
+from retrostep.sim import corpus
+from retrostep.vm import mpvm
+from retrostep.device import mpycross
+from retrostep.formats.trace import quantise
 
-HOST = Path(mpvm.__file__).resolve().parent
+HOST = Path(mpvm.__file__).resolve().parents[1]  # host/retrostep
 
 VM_CODE = "import device_rig\ndevice_rig.run(lock_after={lock})\n"
 
@@ -44,7 +46,7 @@ def main():
     reps = int(np.ceil(args.minutes * 60 * b.odr_hz / len(b.samples)))
     samples = np.tile(b.samples, (reps, 1))[: int(args.minutes * 60 * b.odr_hz)]
     files = {"/data/samples.bin": samples.astype("<i2").tobytes(),
-             "/lib/lsm6ds_emu.py": str(HOST / "lsm6ds_emu.py"),
+             "/lib/lsm6ds_emu.py": str(HOST / "sim" / "lsm6ds_emu.py"),
              "/lib/device_rig.py": str(HOST / "vm" / "device_rig.py")}
     res = mpvm.run(VM_CODE.format(lock=200), files=files,
                    heapsize=4 * 1024 * 1024 + samples.nbytes, timeout_s=900)

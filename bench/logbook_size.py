@@ -2,7 +2,7 @@
 
     python bench/logbook_size.py [--minutes 10] [--seed 1]
 
-Simulates a walk (retrostep.gaitsim when it is there, else a synthetic stride signal;
+Simulates a walk (retrostep.sim.gaitsim when it is there, else a synthetic stride signal;
 the output says which), quantises it as the board's IMU would, runs the board's gait
 engine on it, and writes the session twice with the board's logbook code: events only,
 and events plus raw samples (fed in FIFO-sized batches, as the firmware does). Sizes
@@ -22,8 +22,8 @@ import numpy as np
 
 from retrostep.firmware import logbook as lb
 from retrostep.firmware import sensor
-from retrostep.logdecode import decode
-from retrostep.replay import run_engine
+from retrostep.formats.logdecode import decode
+from retrostep.engine.run import run_engine
 
 FIFO_BATCH = 26  # samples per FIFO read (a quarter second at 104 Hz)
 
@@ -31,10 +31,10 @@ FIFO_BATCH = 26  # samples per FIFO read (a quarter second at 104 Hz)
 def simulated(minutes, seed, still=False):
     """(int16 samples (n, 6), description) of `minutes` of walking (or standing)."""
     try:
-        from retrostep import gaitsim
-        from retrostep.trace import quantise
+        from retrostep.sim import gaitsim
+        from retrostep.formats.trace import quantise
     except ImportError:
-        return synthetic(minutes, seed, still), "synthetic stride signal (no retrostep.gaitsim)"
+        return synthetic(minutes, seed, still), "synthetic stride signal (no retrostep.sim.gaitsim)"
     if still:
         bouts = [gaitsim.Bout(kind="still", duration_s=60.0 * minutes)]
         what = "gaitsim: standing still"

@@ -49,8 +49,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(REPO, "host"))
 
-from retrostep.gaitsim import labels_path, write_case  # noqa: E402
-from retrostep.trace import Trace  # noqa: E402
+from retrostep.sim.gaitsim import labels_path, write_case  # noqa: E402
+from retrostep.formats.trace import Trace  # noqa: E402
 
 RECORDINGS = ("fw", "bw")
 SENSORS = ("rh", "lh", "rt", "lt")
@@ -513,7 +513,7 @@ def main(argv=None):
         print(f"wrote {len(paths)} traces and labels into {args.out}\n")
         print_table(info)
     if args.score:
-        from retrostep.evaluate import evaluate_directory, print_scores
+        from retrostep.analysis.evaluate import evaluate_directory, print_scores
 
         with tempfile.TemporaryDirectory(prefix="retrostep-realdata-") as tmp:
             convert(tmp, src, info)
@@ -525,7 +525,7 @@ def main(argv=None):
             def replay_or_nothing(path):
                 # the engine and the reader are being reworked by others: a replay that
                 # fails scores as "found nothing" and is reported, the others still run
-                from retrostep.replay import replay_file
+                from retrostep.analysis.replay import replay_file
 
                 try:
                     return replay_file(path)

@@ -17,8 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from retrostep import sync as syncmod
-from retrostep.vboard import VirtualBoard
+from retrostep.device import sync as syncmod
+from retrostep.vm.vboard import VirtualBoard
 
 
 def main():

@@ -1,6 +1,6 @@
 """How fast does the virtual board run the firmware? Simulated seconds per wall second.
 
-Boots a virtual board (retrostep.vboard) with the firmware deployed as sources, walks
+Boots a virtual board (retrostep.vm.vboard) with the firmware deployed as sources, walks
 a trace (default: the demo walk, repeated to last --minutes), starts and stops a
 session with the button, and prints the speed, the Node process's peak memory (the
 VM frees garbage only between top-level calls, so a long run shows any allocation
@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from retrostep.trace import Trace, read_trace, write_trace
-from retrostep.vboard import VirtualBoard
+from retrostep.formats.trace import Trace, read_trace, write_trace
+from retrostep.vm.vboard import VirtualBoard
 
 DEMO = Path(__file__).resolve().parents[1] / "host" / "retrostep" / "data" / "demo_walk.csv"
 

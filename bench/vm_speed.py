@@ -9,7 +9,7 @@ import sys
 import textwrap
 import time
 
-from retrostep import mpvm
+from retrostep.vm import mpvm
 
 LOOP = textwrap.dedent("""
     def loop(n):

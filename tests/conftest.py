@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from retrostep import corpus
+from retrostep.sim import corpus
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,6 @@
 """MicroPython-side bench rig: rstep.app with the emulated LSM6DS, fake pins, and a
 simulated clock, fed from /data/samples.bin (int16, 6 per sample). Used by
-bench/firmware_bench.py and tests/test_app_vm.py through retrostep.mpvm.
+bench/firmware_bench.py and tests/test_app_vm.py through retrostep.vm.mpvm.
 
 run(lock_after) starts a session at t = 0 and steps the loop until the samples run
 out; from round `lock_after` on, every step runs under micropython.heap_lock() (0: never).

@@ -1,0 +1,6 @@
+
+import sys
+
+from retrostep.cli import main
+
+sys.exit(main())

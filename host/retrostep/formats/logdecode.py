@@ -1,0 +1,359 @@
+"""Decode the board's session logs (retrostep.firmware.logbook) on the laptop.
+
+The layout, the record types and the CRC all come from the firmware's logbook module:
+this file holds no copy of any of them. Damage is reported, never raised: a record cut
+short by the end of the file, or whose CRC does not match, goes into ``problems`` with
+its byte offset, and decoding carries on at the next valid record (its sync byte,
+a plausible length and a matching CRC), so one flipped bit costs one record.
+
+    from retrostep.formats.logdecode import decode_file, to_result
+    log = decode_file("s00012.rsl")
+    for p in log.problems:
+        print(p.offset, p.reason)
+    result = to_result(log)          # the replay JSON (README.md, "Replay JSON")
+
+Only a file that is not a retrostep log, or one written in another major format
+version, raises LogDecodeError.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+
+from retrostep.errors import RetrostepError
+from retrostep.firmware import gait
+from retrostep.firmware import logbook as lb
+from retrostep.schema import (EVENT_NAMES, counts_from_events, counts_from_summary,
+                              event_dict, result)
+
+_HEADER_STRUCT = struct.Struct("<" + lb.HEADER_FMT.decode())
+_HEADER_FIXED = len(lb.MAGIC) + _HEADER_STRUCT.size
+_STRUCTS = {t: struct.Struct("<" + fmt.decode()) for t, (fmt, _names) in lb.RECORD_LAYOUT.items()}
+# record type -> engine event type, for the records that carry engine events
+_EVENT_OF_RECORD = {rtype: (ev_type, idx) for ev_type, (rtype, idx) in lb.EVENT_RECORDS.items()}
+_SYNC = bytes([lb.SYNC])
+
+
+class LogDecodeError(RetrostepError):
+    """The file is not a retrostep log this version of retrostep can read."""
+
+
+class Problem(NamedTuple):
+    offset: int  # byte offset in the file
+    reason: str
+
+
+@dataclass
+class Record:
+    offset: int  # byte offset of the record's sync byte
+    type: int  # logbook.REC_*
+    kind: str  # "stride", "drift_alert", ... (engine events), "summary", "raw", ...
+    fields: dict  # payload fields by the layout's names
+    samples: np.ndarray | None = field(default=None, compare=False, repr=False)  # raw: (n, 6) int16
+
+    def event(self):
+        """The engine event (EV_FIELDS ints) this record was written from, or None."""
+        spec = _EVENT_OF_RECORD.get(self.type)
+        if spec is None:
+            return None
+        ev_type, idx = spec
+        ev = [0] * gait.EV_FIELDS
+        ev[0] = ev_type
+        for name, i in zip(lb.RECORD_LAYOUT[self.type][1], idx):
+            ev[i] = self.fields[name]
+        return tuple(ev)
+
+
+@dataclass
+class LogFile:
+    header: dict | None
+    records: list = field(default_factory=list)
+    problems: list = field(default_factory=list)
+
+    def of_kind(self, kind):
+        return [r for r in self.records if r.kind == kind]
+
+    def raw_samples(self):
+        """All raw blocks' samples in order, (n, 6) int16 (gaps are not filled)."""
+        blocks = [r.samples for r in self.records if r.type == lb.REC_RAW]
+        if not blocks:
+            return np.zeros((0, 6), np.int16)
+        return np.concatenate(blocks)
+
+
+def record_name(rtype):
+    spec = _EVENT_OF_RECORD.get(rtype)
+    if spec is not None:
+        return EVENT_NAMES[spec[0]]
+    return lb.RECORD_NAMES.get(rtype, f"type_{rtype}")
+
+
+# ---------------------------------------------------------------------------- raw blocks
+
+
+class _Bits:
+    """Most-significant-first bit reader over a bytes object."""
+
+    def __init__(self, data):
+        self.bits = "".join(f"{b:08b}" for b in data)
+        self.pos = 0
+
+    def take(self, w):
+        if w == 0:
+            return 0
+        end = self.pos + w
+        if end > len(self.bits):
+            raise ValueError("raw block data ends early")
+        v = int(self.bits[self.pos:end], 2)
+        self.pos = end
+        return v
+
+    def unary(self, limit):
+        """Count ones up to a zero (consumed) or up to `limit` ones (no zero follows)."""
+        stop = self.bits.find("0", self.pos, self.pos + limit)
+        if stop < 0:
+            if self.pos + limit > len(self.bits):
+                raise ValueError("raw block data ends early")
+            self.pos += limit
+            return limit
+        q = stop - self.pos
+        self.pos = stop + 1
+        return q
+
+
+def decode_raw(codec, n, data):
+    """Samples (n, 6) int16 of a raw block's codec data (bit-exact inverse of the board)."""
+    if n < 1:
+        raise ValueError("raw block with no samples")
+    if codec == lb.RAW_PLAIN:
+        if len(data) != 12 * n:
+            raise ValueError(f"plain raw block of {n} samples has {len(data)} bytes")
+        return np.frombuffer(bytes(data), dtype="<i2").reshape(n, 6).astype(np.int16)
+    if codec != lb.RAW_RICE:
+        raise ValueError(f"unknown raw codec {codec}")
+    if len(data) < 12:
+        raise ValueError("raw block too short")
+    first = np.frombuffer(bytes(data[:12]), dtype="<i2").astype(np.int64)
+    bits = _Bits(data[12:])
+    out = np.empty((n, 6), np.int64)
+    out[0] = first
+    for a in range(6):
+        x = out[:, a]
+        for s in range(1, n, lb.RAW_PARTITION):
+            order = bits.take(lb.RAW_ORDER_BITS)
+            k = bits.take(lb.RAW_K_BITS)
+            for i in range(s, min(s + lb.RAW_PARTITION, n)):
+                q = bits.unary(lb.RAW_ESCAPE)
+                if q < lb.RAW_ESCAPE:
+                    z = (q << k) | bits.take(k)
+                else:
+                    z = bits.take(lb.RAW_ESCAPE_BITS)
+                r = (z >> 1) if not z & 1 else -((z + 1) >> 1)
+                o = min(order, i)
+                if o == 0:
+                    if i >= 4:
+                        x[i] = ((x[i - 1] + x[i - 2] + x[i - 3] + x[i - 4]) >> 2) + r
+                    else:
+                        x[i] = x[i - 1] + r
+                elif o == 1:
+                    x[i] = x[i - 1] + r
+                elif o == 2:
+                    x[i] = 2 * x[i - 1] - x[i - 2] + r
+                else:
+                    x[i] = 3 * (x[i - 1] - x[i - 2]) + x[i - 3] + r
+    if out.min() < -32768 or out.max() > 32767:
+        raise ValueError("raw block decodes outside int16")
+    return out.astype(np.int16)
+
+
+# ---------------------------------------------------------------------------- decoding
+
+
+def _stored_crc(data, end):
+    return int.from_bytes(data[end:end + lb.REC_CRC], "little")
+
+
+def _record_end(data, p):
+    """End offset of a valid record (sync, sane length, CRC) at p, else None."""
+    size = len(data)
+    if data[p] != lb.SYNC or p + lb.REC_HEAD > size:
+        return None
+    plen = data[p + 2] | (data[p + 3] << 8)
+    if plen > lb.MAX_PAYLOAD:
+        return None
+    end = p + lb.REC_HEAD + plen
+    if end + lb.REC_CRC > size:
+        return None
+    if lb.crc32(data, p, end) != _stored_crc(data, end):
+        return None
+    return end + lb.REC_CRC
+
+
+def _next_valid(data, p):
+    """Offset of the next valid record at or after p, or None."""
+    while True:
+        p = data.find(_SYNC, p)
+        if p < 0:
+            return None
+        if _record_end(data, p) is not None:
+            return p
+        p += 1
+
+
+def _header(data, problems):
+    """Parse the file header; returns (header dict or None, offset of the first record)."""
+    magic = lb.MAGIC
+    if len(data) < len(magic):
+        if bytes(data) != magic[:len(data)]:
+            raise LogDecodeError("not a retrostep log: it does not start with b'RSLG'")
+        problems.append(Problem(0, "file header cut short (the file is empty or nearly)"))
+        return None, len(data)
+    if bytes(data[:4]) != magic:
+        raise LogDecodeError(
+            f"not a retrostep log: it starts with {bytes(data[:4])!r}, not {magic!r}")
+    if len(data) < _HEADER_FIXED + 2:
+        problems.append(Problem(0, "file header cut short"))
+        return None, len(data)
+    h = dict(zip(lb.HEADER_FIELDS, _HEADER_STRUCT.unpack_from(data, len(magic))))
+    p = _HEADER_FIXED
+    ok_strings = True
+    for name in lb.HEADER_STRINGS:
+        if p >= len(data):
+            ok_strings = False
+            break
+        ln = data[p]
+        h[name] = bytes(data[p + 1:p + 1 + ln]).decode("utf-8", "replace")
+        p += 1 + ln
+    hlen = h["header_len"]
+    crc_ok = (ok_strings and p + lb.REC_CRC <= hlen <= len(data)
+              and lb.crc32(data, 0, hlen - lb.REC_CRC) == _stored_crc(data, hlen - lb.REC_CRC))
+    if crc_ok:
+        if h["major"] != lb.FORMAT_MAJOR:
+            raise LogDecodeError(
+                f"log format version {h['major']}.{h['minor']} cannot be read by this "
+                f"retrostep (it reads version {lb.FORMAT_MAJOR}.x): update retrostep on "
+                "the laptop, or flash matching firmware")
+        h["crc_ok"] = True
+        return h, hlen
+    start = _next_valid(data, len(magic))
+    if start is None and len(data) < max(hlen, p + lb.REC_CRC):
+        problems.append(Problem(0, "file header cut short"))
+        return None, len(data)
+    h["crc_ok"] = False
+    problems.append(Problem(0, "file header damaged (CRC mismatch): its values may be wrong"))
+    return h, len(data) if start is None else start
+
+
+def _parse(data, p, end, problems):
+    """The Record for the valid record spanning data[p:end], or None (with a problem)."""
+    rtype = data[p + 1]
+    plen = end - p - lb.REC_OVERHEAD
+    payload = memoryview(data)[p + lb.REC_HEAD:p + lb.REC_HEAD + plen]
+    st = _STRUCTS.get(rtype)
+    if st is None:
+        problems.append(Problem(p, f"record of unknown type {rtype} skipped (newer firmware?)"))
+        return None
+    if plen < st.size:
+        problems.append(Problem(p, f"record type {rtype} has {plen} payload bytes, expected "
+                                   f"{st.size}"))
+        return None
+    names = lb.RECORD_LAYOUT[rtype][1]
+    rec = Record(p, rtype, record_name(rtype), dict(zip(names, st.unpack_from(payload))))
+    if rtype == lb.REC_RAW:
+        f = rec.fields
+        try:
+            rec.samples = decode_raw(f["codec"], f["n"], payload[st.size:])
+        except ValueError as exc:
+            problems.append(Problem(p, f"raw block not decodable: {exc}"))
+            return None
+    return rec
+
+
+def decode(data) -> LogFile:
+    """Decode a whole log file's bytes into its header, records and problems."""
+    data = bytes(data)
+    problems = []
+    header, p = _header(data, problems)
+    out = LogFile(header, [], problems)
+    size = len(data)
+    while p < size:
+        end = _record_end(data, p)
+        if end is not None:
+            rec = _parse(data, p, end, problems)
+            if rec is not None:
+                out.records.append(rec)
+            p = end
+            continue
+        nxt = _next_valid(data, p + 1)
+        if nxt is None:
+            if data[p] == lb.SYNC:
+                problems.append(Problem(p, f"record cut short by the end of the file "
+                                           f"({size - p} bytes; a power cut while writing?)"))
+            else:
+                problems.append(Problem(p, f"{size - p} unreadable bytes at the end of the file"))
+            break
+        if data[p] == lb.SYNC:
+            why = "damaged record (CRC mismatch or bad length)"
+        else:
+            why = "bytes that are not a record"
+        problems.append(Problem(p, f"{why}: skipped {nxt - p} bytes to the next valid record"))
+        p = nxt
+    return out
+
+
+def decode_file(path) -> LogFile:
+    with open(path, "rb") as f:
+        return decode(f.read())
+
+
+# ---------------------------------------------------------------------------- results
+
+
+def to_result(log: LogFile) -> dict:
+    """The result of a decoded session log, on the session's time base.
+
+    Counts come from the session summary (the engine's own counters); a session without
+    one (power cut) is counted from its stride records and marked "complete": false.
+    """
+    if log.header is None:
+        raise LogDecodeError("the log has no readable header: nothing to report")
+    h = log.header
+    odr = h["odr_hz"]
+
+    def time_of(sample):
+        return sample / odr
+
+    raw_events = []
+    last_t = 0
+    for rec in log.records:
+        if "t" in rec.fields:
+            last_t = max(last_t, rec.fields["t"] + rec.fields.get("n", 0))
+        ev = rec.event()
+        if ev is not None:
+            raw_events.append(ev)
+    summaries = log.of_kind("summary")
+    if summaries:
+        counts = counts_from_summary(summaries[-1].fields)
+        samples = summaries[-1].fields["samples"]
+    else:
+        counts = counts_from_events(raw_events)
+        samples = last_t
+    return result(
+        counts, samples, odr, [event_dict(ev, time_of) for ev in raw_events],
+        session={
+            "number": h["session"],
+            "start_s": h["start_s"],
+            "board_id": h.get("board_id", ""),
+            "fw_version": h.get("fw_version", ""),
+            "complete": bool(summaries),
+        },
+        gaps=[{"t_s": round(time_of(r.fields["t"]), 4),
+               "lost_samples": r.fields["lost_samples"]} for r in log.of_kind("gap")],
+        balance_checks=[dict(r.fields, t_s=round(time_of(r.fields["t"]), 4))
+                        for r in log.of_kind("balance_check")],
+        problems=[{"offset": p.offset, "reason": p.reason} for p in log.problems],
+    )

@@ -1,0 +1,234 @@
+"""The device loop (firmware/rstep/app.py) on CPython with the hardware emulated: the
+LSM6DS register file fed from a trace, a motor PWM that records its duty, a button
+pin pressed on a script, a simulated clock."""
+
+import numpy as np
+import pytest
+
+from retrostep.sim import corpus
+from retrostep.formats import logdecode
+from retrostep.firmware import app as appmod
+from retrostep.firmware import config, gait, haptics, logbook
+from retrostep.firmware.button import Button
+from retrostep.firmware.imu import IMU
+from retrostep.sim.lsm6ds_emu import EmuI2C, LSM6DSEmu
+from retrostep.engine.run import run_engine
+from retrostep.formats.trace import quantise
+
+
+class FakePin:
+    """machine.Pin at the boundary: a level, and the IRQ a level change fires."""
+    IRQ_FALLING = 1
+    IRQ_RISING = 2
+
+    def __init__(self, value=1):
+        self.level = value
+        self.handler = None
+
+    def value(self, v=None):
+        if v is None:
+            return self.level
+        self.level = v
+
+    def irq(self, handler=None, trigger=0):
+        self.handler = handler
+
+    def set(self, level):
+        if level != self.level:
+            self.level = level
+            if self.handler:
+                self.handler(self)
+
+
+class FakePWM:
+    """machine.PWM at the boundary: records (ms, duty) on the motor timeline."""
+    timeline = None
+
+    def __init__(self, pin, freq=0, duty_u16=0):
+        self.duty = duty_u16
+
+    def freq(self, f=None):
+        return 20000
+
+    def duty_u16(self, d=None):
+        if d is None:
+            return self.duty
+        self.duty = d
+
+    def deinit(self):
+        pass
+
+
+class Rig:
+    """The device on the bench: board parts emulated, time simulated."""
+
+    def __init__(self, tmp_path, samples, personality="LSM6DSOX", cfg=None, presses=()):
+        it = iter(samples.tolist())
+        self.emu = LSM6DSEmu(personality, source=lambda i: next(it, None))
+        self.imu = IMU(EmuI2C(self.emu))
+        self.now = 0
+        self.timeline = []
+        self.motor = haptics.Haptics(FakePin(), FakePWM, on_change=self._motor,
+                                     now_ms=lambda: self.now)
+        self.pin = FakePin(1)
+        self.button = Button(self.pin, irq=True, now_ms=lambda: self.now)  # as main() does
+        self.log = logbook.Logbook(str(tmp_path / "logs"))
+        self.app = appmod.App(self.imu, self.motor, self.button, self.log, cfg,
+                              clock_s=lambda: 1_700_000_000 + self.now // 1000,
+                              board_id="rig", config_path=str(tmp_path / "config.json"))
+        self.presses = sorted(presses)  # (t_ms, hold_ms)
+        self.awake_steps = 0
+
+    def _motor(self, t, duty):
+        self.timeline.append((t, duty))
+
+    def run(self, until_ms):
+        while self.now < until_ms:
+            for t, hold in self.presses:
+                if t <= self.now < t + hold:
+                    self.pin.set(0)
+                elif self.now == t + hold:
+                    self.pin.set(1)
+            ms = self.app.step(self.now)
+            self.awake_steps += 1
+            # the button is a wire to a pin: the loop sees it when it next wakes, so
+            # wake for the press and release edges (a real board's IRQ does the same)
+            for t, hold in self.presses:
+                for edge in (t, t + hold):
+                    if self.now < edge < self.now + ms:
+                        ms = edge - self.now
+            ms = max(1, ms)
+            self.emu.advance_us(ms * 1000)
+            self.now += ms
+
+
+def board_samples(name):
+    trace, _ = corpus.make_case(name)
+    return quantise(trace)
+
+
+def test_a_session_logs_exactly_what_replay_finds(tmp_path):
+    b = board_samples("mixed_pauses")
+    rig = Rig(tmp_path, b.samples, presses=[(500, 100)])
+    end_ms = len(b.samples) * 1000 // b.odr_hz
+    rig.run(end_ms + 1000)
+    rig.presses = [(rig.now, 100)]  # stop the session: a short press
+    rig.run(rig.now + 1200)
+    assert rig.app.state == appmod.IDLE and rig.app.sessions == 1
+    files = sorted((tmp_path / "logs").glob("*.rsl"))
+    assert len(files) == 1
+    log = logdecode.decode_file(str(files[0]))
+    assert not log.problems
+    logged = [r.event() for r in log.records if r.event() is not None]
+    first = rig.app.session_first
+    eng, events = run_engine(b.samples[first:], b.odr_hz, b.accel_ug_per_lsb,
+                             b.gyro_udps_per_lsb)
+    assert logged == events  # the board's own event list, event for event
+    result = logdecode.to_result(log)
+    assert result["steps"] == eng.steps == 80
+    assert rig.imu.overrun == 0 and rig.app.lost == 0
+    # the start and stop patterns were felt: start at the press + debounce + window
+    assert rig.timeline[0][0] >= 500 and rig.timeline[0][1] > 0
+
+
+def test_a_drift_alert_buzzes_the_drift_pattern(tmp_path):
+    b = board_samples("bwd_curve_left")
+    rig = Rig(tmp_path, b.samples, presses=[(200, 80)])
+    rig.run(len(b.samples) * 1000 // b.odr_hz)
+    rig.app.stop_session(rig.now)
+    log = logdecode.decode_file(str(sorted((tmp_path / "logs").glob("*.rsl"))[0]))
+    alerts = [r.event() for r in log.records
+              if r.event() is not None and r.event()[0] == gait.EV_DRIFT]
+    assert len(alerts) == 1
+    # the alert's time on the board's clock: session start + its sample index
+    t_alert = (rig.app.session_first + alerts[0][1]) * 1000 / b.odr_hz
+    on = [t for t, d in rig.timeline if d > 0]
+    drift_on = [t for t in on if 0 <= t - t_alert <= 1000]
+    assert drift_on, (t_alert, on[-10:])
+    # three strong pulses: DRIFT's steps
+    pulses = [t for t, d in rig.timeline if d == 65535 and t >= drift_on[0]]
+    assert len(pulses) >= 3
+
+
+def test_calibration_walk_saves_the_mount_yaw(tmp_path):
+    b = board_samples("mount_reversed")  # arrow to the heel, forward walk first
+    rig = Rig(tmp_path, b.samples, presses=[(100, 1800)])  # a long press
+    rig.run(len(b.samples) * 1000 // b.odr_hz)
+    saved = config.load(str(tmp_path / "config.json"))
+    assert abs(abs(saved["mount"]["yaw_deg"]) - 180) <= 10
+    assert rig.app.state == appmod.IDLE  # the calibration session ended itself
+
+
+def test_idle_device_logs_nothing_and_sleeps_half_a_second(tmp_path):
+    b = board_samples("still_standing")
+    rig = Rig(tmp_path, b.samples[: 104 * 10])
+    rig.run(10_000)
+    assert not list((tmp_path / "logs").glob("*.rsl")) if (tmp_path / "logs").exists() else True
+    assert rig.awake_steps <= 10_000 // 480 + 2  # woken about twice a second
+
+
+@pytest.mark.parametrize("personality", ["LSM6DSOX", "LSM6DS3TR-C"])
+def test_both_imu_families_give_the_same_events(tmp_path, personality):
+    b = board_samples("walk_bwd_slow")
+    rig = Rig(tmp_path, b.samples[: 104 * 20], personality, presses=[(100, 80)])
+    rig.run(20_000)
+    rig.app.stop_session(rig.now)
+    log = logdecode.decode_file(str(sorted((tmp_path / "logs").glob("*.rsl"))[0]))
+    logged = [r.event() for r in log.records if r.event() is not None]
+    first = rig.app.session_first
+    _, events = run_engine(b.samples[first: rig.app.samples], b.odr_hz, b.accel_ug_per_lsb,
+                           b.gyro_udps_per_lsb)
+    assert logged == events and len(events) > 5
+
+
+def test_balance_check_by_double_press_is_logged_and_felt(tmp_path):
+    b = board_samples("balance_10f_9b")  # 10 steps forward, then 9 backward
+    rig = Rig(tmp_path, b.samples, presses=[(200, 100), (370, 100)])  # a double press
+    rig.run(len(b.samples) * 1000 // b.odr_hz + 1000)
+    assert rig.app.state == appmod.IDLE  # the check ended itself
+    fwd, bwd, passed = rig.app.balance
+    assert fwd == 10 and bwd >= 8 and passed
+    log = logdecode.decode_file(str(sorted((tmp_path / "logs").glob("*.rsl"))[0]))
+    rec = [r for r in log.records if r.type == logbook.REC_BALANCE]
+    assert len(rec) == 1 and rec[0].fields["passed"] == 1
+    assert rec[0].fields["forward_steps"] == 10
+
+
+def test_a_late_loop_loses_samples_as_a_logged_gap_not_silently(tmp_path):
+    b = board_samples("walk_fwd_normal")
+    rig = Rig(tmp_path, b.samples, presses=[(100, 80)])
+    rig.run(10_000)
+    n_before = rig.app.engine.n
+    rig.emu.advance_us(4_000_000)  # the loop stalls 4 s: the 2.5 s FIFO overflows
+    rig.now += 4000
+    rig.run(rig.now + 5000)
+    rig.app.stop_session(rig.now)
+    assert rig.imu.overrun >= 1 and rig.app.lost > 0
+    log = logdecode.decode_file(str(sorted((tmp_path / "logs").glob("*.rsl"))[0]))
+    gaps = [r for r in log.records if r.type == logbook.REC_GAP]
+    assert len(gaps) == 1 and gaps[0].fields["lost_samples"] == rig.app.lost
+    # the engine's clock kept the lost time: its sample count is all that was delivered
+    assert rig.app.engine.n == rig.app.samples - rig.app.session_first
+    assert rig.app.engine.n > n_before
+
+
+def test_no_sample_dropped_at_208_hz(tmp_path):
+    b = board_samples("jog_bwd")  # a 208 Hz trace, quantised at 208 Hz below
+    trace, _ = corpus.make_case("jog_bwd")
+    b = quantise(trace, odr_hz=208)
+    it = iter(b.samples.tolist())
+    emu = LSM6DSEmu("LSM6DSOX", source=lambda i: next(it, None))
+    imu = IMU(EmuI2C(emu), odr_hz=208)
+    now = [0]
+    app = appmod.App(imu, haptics.Haptics(FakePin(), FakePWM, now_ms=lambda: now[0]),
+                     Button(FakePin(1), now_ms=lambda: now[0]),
+                     logbook.Logbook(str(tmp_path / "logs")), odr_hz=208,
+                     clock_s=lambda: 0)
+    app.start_session(0)
+    while now[0] < len(b.samples) * 1000 // 208 + 500:
+        ms = app.step(now[0])
+        emu.advance_us(ms * 1000)
+        now[0] += ms
+    assert app.samples == len(b.samples) and imu.overrun == 0 and app.lost == 0
+    eng, _ = run_engine(b.samples, 208, b.accel_ug_per_lsb, b.gyro_udps_per_lsb)
+    assert app.engine.strides == eng.strides == 40

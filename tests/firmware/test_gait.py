@@ -1,0 +1,354 @@
+"""The gait engine on CPython: accuracy on the corpus, invariances, integer ranges."""
+
+import json
+import os
+import subprocess
+import sys
+from array import array
+
+import numpy as np
+import pytest
+from conftest import adversarial_samples
+from smallint import load_checked
+
+from retrostep.sim import corpus
+from retrostep.analysis.evaluate import evaluate_directory, summarise
+from retrostep.firmware import gait
+from retrostep.engine.run import run_engine
+from retrostep.analysis.replay import replay_trace
+from retrostep.formats.trace import quantise
+
+NON_WALKING = ("still_standing", "seated_tapping", "seated_leg_swing", "turning_in_place")
+
+
+@pytest.fixture(scope="module")
+def tuning_scores(corpus_dir):
+    """Every tuning case: the core 20 and the cases for vibration, mid-walk starts, heel
+    and side mounts, side-steps, worn parts, clock error, fast jogs and tiny shuffles."""
+    return evaluate_directory(str(corpus_dir))
+
+
+@pytest.fixture(scope="module")
+def scores(tuning_scores):
+    """The core 20 cases, held to the first plan's targets."""
+    per, _ = tuning_scores
+    core = {n: per[n] for n in corpus.CORE_NAMES}
+    return core, summarise(core)
+
+
+def test_step_count_error_meets_targets(scores):
+    per, summary = scores
+    assert summary["step_error_pct_median"] <= 1.0
+    walking = {n: s for n, s in per.items() if s["true_steps"] and n != "balance_10f_9b"}
+    worst = max(abs(s["step_error_pct"]) for s in walking.values())
+    assert worst <= 3.0, {n: s["step_error_pct"] for n, s in walking.items()}
+    # one shoe cannot see whether the other foot closes the 9 backward steps: +-1 step
+    assert abs(per["balance_10f_9b"]["step_error"]) <= 1
+
+
+def test_stride_recall_precision_and_direction(scores):
+    per, summary = scores
+    assert summary["recall"] >= 0.99 and summary["precision"] >= 0.99
+    assert summary["forward_accuracy"] >= 0.99
+    assert summary["backward_accuracy"] >= 0.99
+    for name in ("shuffle_bwd", "jog_bwd", "treadmill_bwd", "mount_reversed"):
+        assert per[name]["backward_accuracy"] == 1.0, name
+
+
+def test_no_steps_when_not_walking(scores):
+    per, _ = scores
+    for name in NON_WALKING:
+        assert per[name]["steps"] == 0 and per[name]["strides"] == 0, name
+
+
+def test_drift_alerts_caught_before_one_metre_and_none_on_straight_walks(scores):
+    per, summary = scores
+    curves = [n for n, s in per.items() if s["drift_expected"]]
+    assert sorted(curves) == ["bwd_curve_left", "bwd_curve_right_slow"]
+    for name in curves:
+        assert per[name]["drift_caught"] and per[name]["offset_at_alert_m"] < 1.0, name
+    for name in ("bwd_straight_long", "walk_bwd_normal", "walk_bwd_slow", "jog_bwd",
+                 "shuffle_bwd", "treadmill_bwd"):
+        assert per[name]["alerts"] == 0, name
+    assert summary["false_alerts"] == 0
+
+
+def _board(name):
+    trace, _ = corpus.make_case(name)
+    return trace, quantise(trace)
+
+
+def test_results_do_not_depend_on_how_samples_are_batched():
+    _, b = _board("mixed_pauses")
+    _, whole = run_engine(b.samples, b.odr_hz, b.accel_ug_per_lsb, b.gyro_udps_per_lsb)
+    eng = gait.Gait(b.odr_hz, b.accel_ug_per_lsb, b.gyro_udps_per_lsb)
+    flat = array("h", b.samples.astype("<i2").tobytes())
+    ev, events, k = array("i", [0] * gait.EV_FIELDS), [], 0
+    rng = np.random.default_rng(1)
+    while k < len(b.samples):
+        k = eng.feed(flat, k, min(len(b.samples), k + int(rng.integers(1, 40))))
+        while eng.pop(ev):
+            events.append(tuple(ev))
+    assert events == whole and len(whole) > 40
+
+
+def test_every_intermediate_stays_a_small_int_on_adversarial_input():
+    checked = load_checked(gait.__file__, "gait_checked",
+                           skip_functions=("__init__", "_sine_table", "_atan_table"))
+    for odr in (104, 208, 416):
+        eng = checked.Gait(odr, 488, 70000)
+        flat = array("h", adversarial_samples(odr).astype("<i2").tobytes())
+        ev, k, n = array("i", [0] * gait.EV_FIELDS), 0, len(flat) // 6
+        while k < n:
+            k = eng.feed(flat, k, n)  # raises SmallIntOverflow naming the line
+            while eng.pop(ev):
+                pass
+        assert eng.n == n
+
+
+def test_checker_catches_a_big_intermediate():
+    """The checker itself must be able to fail."""
+    import smallint
+
+    with pytest.raises(smallint.SmallIntOverflow):
+        smallint._chk((1 << 30), 1)
+
+
+def test_standing_still_gives_no_events_and_learns_the_gyro_bias():
+    eng = gait.Gait(104, 488, 70000)
+    flat = array("h", [3, -2, 2049, 14, -7, 3] * 1040)  # bias ~ +1, -0.5, +0.2 deg/s
+    assert eng.feed(flat, 0, 1040) == 1040
+    assert eng.pending == 0 and eng.steps == 0
+    assert (eng._bx, eng._by, eng._bz) == (14 * 16, -7 * 16, 3 * 16)
+
+
+def test_unknown_or_bad_settings_are_refused():
+    with pytest.raises(ValueError, match="unknown gait setting"):
+        gait.Gait(104, 488, 70000, alert_offset=3)
+    with pytest.raises(ValueError, match="odr_hz"):
+        gait.Gait(52, 488, 70000)
+
+
+def test_reversed_mount_needs_the_calibration_walk():
+    trace, _ = corpus.make_case("mount_reversed")
+    calibrated = replay_trace(trace)
+    assert calibrated["forward_steps"] == 24 and calibrated["backward_steps"] == 24
+    assert any(e["type"] == "calibrated" and abs(e["mount_yaw_deg"] - 180) < 10
+               for e in calibrated["events"])
+    cal_dirs = [e["direction"] for e in calibrated["events"] if e["type"] == "stride"]
+    assert cal_dirs == ["forward"] * 12 + ["backward"] * 12
+    # without the walk the engine keeps the sign nearest the configured yaw (0): a clip
+    # turned round reads every stride the other way
+    trace.meta.pop("calibrate_forward_strides")
+    raw = replay_trace(trace)
+    raw_dirs = [e["direction"] for e in raw["events"] if e["type"] == "stride"]
+    assert raw_dirs == ["backward"] * 12 + ["forward"] * 12
+
+
+def test_replay_json_has_the_interface_fields(corpus_dir):
+    p = subprocess.run([sys.executable, "-m", "retrostep.cli", "replay",
+                        str(corpus_dir / "balance_10f_9b.csv"), "--json"],
+                       capture_output=True, text=True, check=True)
+    out = json.loads(p.stdout)
+    for key in ("steps", "strides", "forward_steps", "backward_steps", "events"):
+        assert key in out
+    strides = [e for e in out["events"] if e["type"] == "stride"]
+    assert len(strides) == out["strides"] == 10
+    assert [e["direction"] for e in strides] == ["forward"] * 5 + ["backward"] * 5
+    assert all(set(e) >= {"t_s", "type", "direction"} for e in strides)
+    assert out["steps"] == out["forward_steps"] + out["backward_steps"]
+
+
+def test_replay_of_a_bad_trace_is_one_line_exit_2(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("t_s,ax_g\n0,1\n")
+    p = subprocess.run([sys.executable, "-m", "retrostep.cli", "replay", str(bad)],
+                       capture_output=True, text=True)
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert os.path.basename(str(bad)) in p.stderr
+
+
+def test_replay_of_a_session_log_reruns_its_raw_samples(tmp_path):
+    """A board log recorded with raw samples replays to the events the board logged."""
+    from retrostep.firmware import logbook
+    from retrostep.analysis.replay import replay_file
+
+    trace, _ = corpus.make_case("walk_bwd_slow")
+    b = quantise(trace)
+    eng = gait.Gait(b.odr_hz, b.accel_ug_per_lsb, b.gyro_udps_per_lsb)
+    log = logbook.Logbook(str(tmp_path))
+    n = log.open_session(raw=True)
+    flat = array("h", b.samples.astype("<i2").tobytes())
+    ev = array("i", [0] * gait.EV_FIELDS)
+    for k in range(0, len(b.samples), 52):  # FIFO batches, as the board does
+        end = min(len(b.samples), k + 52)
+        done = k
+        while done < end:
+            done = eng.feed(flat, done, end)
+            while eng.pop(ev):
+                log.append_event(ev)
+        log.append_raw(flat[6 * k: 6 * end], end - k)
+    log.close_session(logbook.engine_summary(eng))
+    result = replay_file(log.file_name(n))
+    assert result["matches_board"] is True
+    assert result["steps"] == eng.steps == 60
+
+
+# ------------------------------------------------------------ the adaptive engine (issue 9)
+def _score_case(trace, labels, settings=None):
+    from retrostep.analysis.evaluate import score
+
+    return score(replay_trace(trace, settings), labels)
+
+
+def test_tuning_set_meets_the_issue_targets(tuning_scores):
+    """Issue 9's targets on every tuning case (the frozen test set is scored by
+    bench/engine_bench.py only: nobody tunes on it)."""
+    per, s = tuning_scores
+    assert len(per) == len(corpus.CASES)
+    assert s["recall"] >= 0.98 and s["precision"] >= 0.98, (s["recall"], s["precision"])
+    for d in ("forward", "backward", "sideways"):
+        assert s[f"{d}_accuracy"] >= 0.98, d
+    assert s["step_error_pct_median"] <= 2.0
+    assert s["timing_error_ms_median"] <= 60.0
+    assert s["steps_on_non_walking"] == 0
+    assert s["drifts_caught"] == s["drifts"] > 0
+    assert s["straight_walks_alerted"] == 0
+
+
+@pytest.mark.parametrize("name", ["gravel_fwd_bwd", "grass_bwd_rehab", "treadmill_deck_shake"])
+def test_stance_is_found_on_vibrating_ground(tuning_scores, name):
+    per, _ = tuning_scores
+    s = per[name]
+    assert s["recall"] >= 0.95 and s["precision"] == 1.0, (name, s["recall"])
+    assert abs(s["timing_error_median_s"]) <= 0.06
+
+
+def test_stance_is_found_at_the_design_limit_of_vibration():
+    """0.2 g and 35 deg/s rms of ground vibration at every contact (the issue's robustness target)."""
+    from retrostep.sim.gaitsim import Bout, simulate
+
+    bouts = [Bout("walk", "forward", strides=20, vibration_g_rms=0.2, vibration_dps_rms=35),
+             Bout("still", duration_s=2.0),
+             Bout("walk", "backward", strides=20, vibration_g_rms=0.2, vibration_dps_rms=35)]
+    trace, labels = simulate(bouts, seed=4)
+    s = _score_case(trace, labels)
+    assert s["recall"] >= 0.95 and s["precision"] >= 0.98, s
+    assert s["forward_accuracy"] == 1.0 and s["backward_accuracy"] == 1.0
+    assert abs(s["timing_error_median_s"]) <= 0.06
+
+
+@pytest.mark.parametrize("name", ["midwalk_fwd", "midwalk_bwd"])
+def test_counting_starts_with_the_first_strides_of_a_walk_begun_mid_stride(tuning_scores,
+                                                                           name):
+    trace, labels = corpus.make_case(name)
+    assert labels["strides"][0]["t_land_s"] < 1.5  # no rest: walking from the start
+    res = replay_trace(trace)
+    first = min(e["t_s"] for e in res["events"] if e["type"] == "stride")
+    assert first - labels["strides"][0]["t_land_s"] < 1.6  # the first or second stride
+    assert tuning_scores[0][name]["recall"] >= 0.96
+
+
+def test_a_heel_counter_mount_with_big_impacts_counts_and_classifies(tuning_scores):
+    for name in ("heel_mount_athlete", "heel_mount_mixed", "side_mount_mixed"):
+        s = tuning_scores[0][name]
+        assert s["recall"] >= 0.98 and s["precision"] == 1.0, name
+        for d in ("forward", "backward"):
+            assert s[f"{d}_accuracy"] in (None, 1.0), (name, d)
+
+
+def test_side_steps_are_counted_as_steps_but_neither_forward_nor_backward(tuning_scores):
+    for name in ("sidestep_left_right", "sidestep_mixed"):
+        s = tuning_scores[0][name]
+        assert s["sideways_accuracy"] >= 0.95, name
+        assert s["recall"] >= 0.95, name
+    trace, labels = corpus.make_case("sidestep_left_right")
+    res = replay_trace(trace)
+    side = sum(1 for e in res["events"] if e.get("direction") == "sideways")
+    assert res["steps"] == res["forward_steps"] + res["backward_steps"] + res["sideways_steps"]
+    assert res["sideways_steps"] == 2 * side > 0
+
+
+def test_jittered_timestamps_give_the_same_strides():
+    """A logger that stamps samples with 3 % rms jitter: resampled on its timestamps."""
+    from retrostep.analysis.evaluate import score
+    from retrostep.formats.trace import Trace
+
+    trace, labels = corpus.make_case("walk_bwd_normal")
+    rng = np.random.default_rng(9)
+    dt = 1 / trace.rate_hz
+    t = trace.t_s + np.clip(rng.normal(0, 0.03 * dt, len(trace.t_s)), -0.3 * dt, 0.3 * dt)
+    jittered = Trace(t, trace.accel_g, trace.gyro_dps, dict(trace.meta))
+    s = score(replay_trace(jittered), labels)
+    assert s["recall"] >= 0.98 and s["precision"] == 1.0, s
+    assert s["backward_accuracy"] == 1.0 and abs(s["timing_error_median_s"]) <= 0.06
+
+
+def test_the_stance_level_adapts_to_the_ground():
+    """The level the engine learns on vibrating ground is over two octaves above the one
+    it learns on quiet ground, and it counts the strides on both."""
+    from retrostep.sim.gaitsim import Bout, simulate
+
+    def run(vib_g, vib_dps):
+        trace, labels = simulate([Bout("walk", "forward", strides=16, vibration_g_rms=vib_g,
+                                       vibration_dps_rms=vib_dps)], seed=11)
+        b = quantise(trace)
+        eng, _ = run_engine(b.samples, b.odr_hz, b.accel_ug_per_lsb, b.gyro_udps_per_lsb)
+        return eng
+
+    quiet, shaky = run(0, 0), run(0.2, 35)
+    assert shaky.stance_level() > 4 * quiet.stance_level()
+    assert quiet.strides >= 15 and shaky.strides >= 15
+
+
+def test_every_attribute_is_created_by_the_constructor():
+    """On the board the engine runs under heap_lock: a new attribute there would grow
+    the instance's dict and raise MemoryError."""
+    import ast
+
+    tree = ast.parse(open(gait.__file__).read())
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Gait")
+    stored = {node.attr for node in ast.walk(cls)
+              if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store)
+              and isinstance(node.value, ast.Name) and node.value.id == "self"}
+    made = set(vars(gait.Gait(104, 488, 70000)))
+    assert stored - made == set()
+
+
+def test_a_shuffle_on_shaking_ground_is_counted():
+    """The foot of a 0.12 m shuffle barely moves in the air while the ground shakes the
+    foot on it: the 4-sample rate average, the impact-only change of a and the swing
+    that goes on through a lull after lift-off keep its strides."""
+    from retrostep.sim.gaitsim import SUBJECTS, Bout, Scenario, simulate
+
+    sc = Scenario([Bout("still", duration_s=2.0),
+                   Bout("shuffle", "forward", strides=20, stride_m=0.12,
+                        vibration_g_rms=0.2, vibration_dps_rms=30),
+                   Bout("still", duration_s=2.0)], subject=SUBJECTS["rehab"])
+    trace, labels = simulate(sc, seed=21)
+    s = _score_case(trace, labels)
+    assert s["recall"] >= 0.9 and s["precision"] >= 0.95, s
+    assert s["forward_accuracy"] == 1.0
+
+
+def test_reset_starts_a_session_that_knows_nothing_of_the_last():
+    """After reset() the engine gives what a new engine gives (the board resets it for
+    every session)."""
+    def events(eng, b, stop=None):
+        flat = array("h", b.samples.astype("<i2").tobytes())
+        n = len(b.samples) if stop is None else stop
+        ev, out, k = array("i", [0] * gait.EV_FIELDS), [], 0
+        while k < n:
+            k = eng.feed(flat, k, n)
+            while eng.pop(ev):
+                out.append(tuple(ev))
+        return out
+
+    _, a = _board("treadmill_fwd")
+    _, b = _board("midwalk_bwd")  # starts mid-swing: sensitive to any state left over
+    used = gait.Gait(a.odr_hz, a.accel_ug_per_lsb, a.gyro_udps_per_lsb)
+    events(used, a, stop=len(a.samples) // 2)  # a session cut mid-swing
+    used.reset()
+    fresh = gait.Gait(b.odr_hz, b.accel_ug_per_lsb, b.gyro_udps_per_lsb)
+    assert events(used, b) == events(fresh, b)
+    assert vars(used).keys() == vars(fresh).keys()
