@@ -968,214 +968,288 @@ def _stride_plan(kind, direction):
 
 def build_motion(scenario, seed=0):
     """The ground-truth motion and labels of a scenario (no sensor errors yet)."""
+    sc = _checked_scenario(scenario)
+    mb = _MotionBuilder(sc, seed)
+    for bi, b in enumerate(sc.bouts):
+        mb.add_bout(bi, b)
+    return mb.motion(seed)
+
+
+def _checked_scenario(scenario):
     sc = _scenario(scenario)
     if not sc.bouts:
         raise RetrostepError("the scenario has no bouts")
     for i, b in enumerate(sc.bouts):
         _check_bout(b, i)
-    subj = sc.subject
-    side = _side(subj)
-    gait_seed = np.random.SeedSequence(seed).spawn(2)[0]
-    rng = np.random.default_rng(gait_seed)
-    var = float(subj.variability)
-    L = subj.foot_length_m
+    return sc
 
-    chi = math.radians(sc.start_heading_deg)  # walking (path) heading
-    toe_out = side * math.radians(subj.toe_out_deg)
-    state = np.zeros(len(_CH))
-    state[_I["yaw"]] = chi + toe_out
-    tl = _Timeline(state, L)
 
-    strides, bouts_out, belts, impacts, other_steps = [], [], [], [], []
-    stance_times = []  # (t, 'before'/'after', stride index)
+def _stride_turn(b, k, S, chi):
+    """How far stride k (of length S) of walking bout b turns the walking heading chi."""
+    if b.kind == "turn":
+        return math.radians(b.turn_deg) / b.strides
+    dchi = math.radians(b.curve_deg_per_m) * S if k >= b.curve_from_stride else 0.0
+    if k == 0 and b.heading_deg is not None:
+        dchi = _wrap(math.radians(b.heading_deg) - chi)
+    return dchi
 
-    def impact(amp_g, foot_dir_x, foot_dir_y=0.0, contact=0):
+
+def _landing_heel(plan, h0, S, lat, chim, toe_out):
+    """Where the heel lands: S along the travel (on the mean heading chim), lat across."""
+    sgn = plan["travel"]
+    along = np.array([math.cos(chim), math.sin(chim), 0.0])
+    left = np.array([-math.sin(chim), math.cos(chim), 0.0])
+    if plan["sideways"]:  # across the foot: along its own y axis
+        psi = chim + toe_out
+        toe = np.array([math.cos(psi), math.sin(psi), 0.0])
+        h1 = h0 + sgn * S * np.array([-toe[1], toe[0], 0.0]) + lat * toe
+    else:
+        h1 = h0 + sgn * S * along + lat * left
+    h1[2] = 0.0
+    return h1
+
+
+def _other_foot_times(mine, n_other, t_bout, t_now):
+    """When the other foot lands during a bout whose strides are `mine`: midway between
+    this foot's landings, one fewer or one more (leading the bout) as asked."""
+    n = len(mine)
+    times = [s["t_land_s"] + 0.5 * s["_cycle"] for s in mine]
+    if n_other == n - 1:
+        times = times[:-1]
+    elif n_other == n + 1:
+        times = [max(t_bout, mine[0]["t_land_s"] - 0.5 * mine[0]["_cycle"])] + times
+    return [min(t, t_now) for t in times]
+
+
+def _treadmill_belt(b, g, cycles, lengths, t_bout, chi, sgn):
+    """The belt of a treadmill bout, (t_start, t_end, ramp, velocity), and its speed.
+
+    The belt runs from the bout's start to its end with a speed ramp at each end; the
+    walker matches each stride to the belt's travel during that cycle, and gently
+    corrects drift, so they stay in place: `lengths` are changed to those strides.
+    """
+    if b.kind == "turn":
+        raise RetrostepError("turning in place on a treadmill is not simulated")
+    speed = g.stride_m / g.cycle_s
+    ends = t_bout + np.cumsum(cycles)
+    t_end = ends[-1] + g.flat_frac * g.cycle_s
+    ramp = min(2.0, 0.25 * (t_end - t_bout))
+    travel = speed * np.diff(_belt_distance(np.concatenate([[t_bout], ends]),
+                                            t_bout, t_end, ramp))
+    room = 0.0
+    for k in range(len(lengths)):
+        step = travel[k] + (lengths[k] - g.stride_m) - 0.3 * room
+        room += step - travel[k]
+        lengths[k] = max(step, 0.0)
+    vel = np.array([math.cos(chi), math.sin(chi), 0.0]) * (-sgn * speed)
+    return (t_bout, t_end, ramp, vel), speed
+
+
+class _MotionBuilder:
+    """What build_motion carries from bout to bout: the timeline of the foot, the
+    walking (path) heading, the gait's random draws, and what happened so far."""
+
+    def __init__(self, sc, seed):
+        self.sc = sc
+        self.subj = subj = sc.subject
+        self.side = _side(subj)
+        gait_seed = np.random.SeedSequence(seed).spawn(2)[0]
+        self.rng = np.random.default_rng(gait_seed)
+        self.var = float(subj.variability)
+        self.L = subj.foot_length_m
+        self.chi = math.radians(sc.start_heading_deg)  # walking (path) heading
+        self.toe_out = self.side * math.radians(subj.toe_out_deg)
+        state = np.zeros(len(_CH))
+        state[_I["yaw"]] = self.chi + self.toe_out
+        self.tl = _Timeline(state, self.L)
+        self.strides, self.bouts_out, self.belts, self.impacts, self.other_steps = \
+            [], [], [], [], []
+
+    def motion(self, seed):
+        """The Motion of the bouts added, with its labels."""
+        sc, tl = self.sc, self.tl
+        duration = tl.t
+        vibration = None
+        windows = _contact_windows(sc.bouts, self.bouts_out, self.strides)
+        if windows:
+            vib_rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(3,)))
+            vibration = Vibration(windows, vib_rng)
+        motion = Motion(tl.pieces(), sc.mount, self.subj, self.belts, self.impacts, None,
+                        duration, vibration)
+        motion.labels = _labels(sc, motion, self.strides, self.bouts_out, self.other_steps,
+                                seed)
+        return motion
+
+    def impact(self, amp_g, foot_dir_x, foot_dir_y=0.0, contact=0):
+        """A contact shock now, toward the foot's (x, y) direction and up."""
+        tl = self.tl
         yaw = tl.state[_I["yaw"]]
         c, s_ = math.cos(yaw), math.sin(yaw)
         if foot_dir_y == 0.0:
             d = np.array([foot_dir_x * c, foot_dir_x * s_, 1.0])
         else:
             d = np.array([foot_dir_x * c - foot_dir_y * s_, foot_dir_x * s_ + foot_dir_y * c, 1.0])
-        impacts.append((tl.t, amp_g * G, _unit(d), contact))
+        self.impacts.append((tl.t, amp_g * G, _unit(d), contact))
 
-    for bi, b in enumerate(sc.bouts):
-        t_bout = tl.t
+    def add_bout(self, bi, b):
+        """Bout number bi: its motion on the timeline, its entry in the bout labels."""
+        t_bout = self.tl.t
         entry = {"kind": b.kind, "t_start_s": t_bout}
         if b.kind in WALKING_KINDS:
-            g = resolve_gait(b, subj)
-            plan = _stride_plan(b.kind, b.direction)
-            sgn = plan["travel"]
-            label_dir = ("in_place" if b.kind == "turn" else
-                         "sideways" if plan["sideways"] else b.direction)
-            if b.kind == "turn":
-                dchi_nominal = math.radians(b.turn_deg) / b.strides
-            first_index = len(strides)
-            line = math.radians(b.heading_deg) if b.heading_deg is not None else chi
-            roll_amp = math.radians(g.swing_roll_deg) * (-side)  # roll outward in swing
-            n = b.strides
-            cycles = g.cycle_s * (1.0 + 0.02 * var * rng.standard_normal(n))
-            lengths = g.stride_m * (1.0 + 0.03 * var * rng.standard_normal(n))
-            lateral = 0.0061 * var * rng.standard_normal(n)  # foot placement, m
-            yaw_jitter = math.radians(1.5) * var * rng.standard_normal(n)
-            if b.treadmill:
-                if b.kind == "turn":
-                    raise RetrostepError("turning in place on a treadmill is not simulated")
-                # the belt runs from the bout's start to its end with a speed ramp at
-                # each end; the walker matches each stride to the belt's travel during
-                # that cycle, and gently corrects drift, so they stay in place
-                speed = g.stride_m / g.cycle_s
-                ends = t_bout + np.cumsum(cycles)
-                t_end = ends[-1] + g.flat_frac * g.cycle_s
-                ramp = min(2.0, 0.25 * (t_end - t_bout))
-                travel = speed * np.diff(_belt_distance(np.concatenate([[t_bout], ends]),
-                                                        t_bout, t_end, ramp))
-                room = 0.0
-                for k in range(n):
-                    step = travel[k] + (lengths[k] - g.stride_m) - 0.3 * room
-                    room += step - travel[k]
-                    lengths[k] = max(step, 0.0)
-                vel = np.array([math.cos(chi), math.sin(chi), 0.0]) * (-sgn * speed)
-                belts.append((t_bout, t_end, ramp, vel))
-                entry["belt_speed_mps"] = speed
-            for k in range(n):
-                T, S = cycles[k], lengths[k]
-                T_dep, T_sw, T_arr = g.lift_frac * T, (1 - g.stance_frac) * T, g.land_frac * T
-                T_flat = g.flat_frac * T
-                if b.kind == "turn":
-                    dchi = dchi_nominal
-                else:
-                    dchi = math.radians(b.curve_deg_per_m) * S if k >= b.curve_from_stride else 0.0
-                    if k == 0 and b.heading_deg is not None:
-                        dchi = _wrap(math.radians(b.heading_deg) - chi)
-                chi1 = chi + dchi
-                chim = 0.5 * (chi + chi1)
-                tl.hold(T_flat)
-                h0 = tl.heel()
-                t_start = tl.t
-                # departure pivot: forward about the ball (heel rises, toe down),
-                # backward about the heel (toe rises); side-steps about the ball
-                u_dep, dep_sign = plan["dep"]
-                th_dep = math.radians(g.lift_pitch_deg) * dep_sign
-                w_dep = g.lift_rate * th_dep / T_dep
-                tl.rebase(u_dep)
-                tl.add(T_dep, hermite={"pitch": (0.0, 0.0, th_dep, w_dep, 0.0)})
-                t_lift = tl.t
-                # where the foot lands
-                lat = lateral[k]
-                along = np.array([math.cos(chim), math.sin(chim), 0.0])
-                left = np.array([-math.sin(chim), math.cos(chim), 0.0])
-                if plan["sideways"]:  # across the foot: along its own y axis
-                    psi = chim + toe_out
-                    toe = np.array([math.cos(psi), math.sin(psi), 0.0])
-                    h1 = h0 + sgn * S * np.array([-toe[1], toe[0], 0.0]) + lat * toe
-                else:
-                    h1 = h0 + sgn * S * along + lat * left
-                h1[2] = 0.0
-                yaw1 = chi1 + toe_out + yaw_jitter[k]
-                u_arr, arr_sign = plan["arr"]
-                c_arr = h1 + u_arr * L * np.array([math.cos(yaw1), math.sin(yaw1), 0.0])
-                th_arr = math.radians(g.land_pitch_deg) * arr_sign
-                w_arr = -g.land_rate * th_arr / T_arr  # rotating toward flat
-                tl.add(
-                    T_sw,
-                    targets={"cx": c_arr[0], "cy": c_arr[1], "cz": 0.0, "u": u_arr,
-                             "yaw": tl.state[_I["yaw"]] + _wrap(yaw1 - tl.state[_I["yaw"]])},
-                    hermite={"pitch": (w_dep, 0.0, th_arr, w_arr, 0.0)},
-                    bumps={"cz": g.clearance_m, "roll": roll_amp},
-                )
-                t_land = tl.t
-                # impact: braking toward the heel on a heel strike, toward the toe on a
-                # toe strike (the ground stops the foot's backward motion), against
-                # the travel on a side-step
-                impact(g.impact_g, *plan["impact"])
-                tl.add(T_arr, hermite={"pitch": (w_arr, 0.0, 0.0, 0.0, 0.0)})
-                t_flat = tl.t
-                chi = chi1
-                strides.append({
-                    "t_start_s": t_start, "t_lift_s": t_lift, "t_land_s": t_land,
-                    "t_flat_s": t_flat, "direction": label_dir, "bout": bi,
-                    "heading_deg": math.degrees(tl.state[_I["yaw"]]),
-                    "_cycle": T,
-                })
-            tl.hold(g.flat_frac * g.cycle_s)  # closing stance
-            n_other = n if b.other_steps is None else int(b.other_steps)
-            mine = strides[first_index:]
-            times = [s["t_land_s"] + 0.5 * s["_cycle"] for s in mine]
-            if n_other == n - 1:
-                times = times[:-1]
-            elif n_other == n + 1:
-                times = [max(t_bout, mine[0]["t_land_s"] - 0.5 * mine[0]["_cycle"])] + times
-            times = [min(t, tl.t) for t in times]
-            other_steps += [{"t_land_s": t, "direction": label_dir} for t in times]
-            entry.update({
-                "direction": label_dir, "strides": n, "steps": n + n_other,
-                "treadmill": bool(b.treadmill), "stride_m": g.stride_m,
-                "cadence_spm": g.cadence_spm, "curve_deg_per_m": b.curve_deg_per_m,
-                "curve_from_stride": b.curve_from_stride,
-                "_first": first_index, "_line": line, "_turned": b.heading_deg is not None,
-            })
-            if plan["sideways"]:
-                entry["side"] = b.direction
+            self._walking_bout(bi, b, t_bout, entry)
         elif b.kind == "still":
-            tl.hold(b.duration_s)
+            self.tl.hold(b.duration_s)
         elif b.kind == "tap":
-            # seated, heel on the floor, the toe taps: lift about the heel, slap down
-            amp = math.radians(b.amplitude_deg if b.amplitude_deg is not None else 20.0)
-            f = b.frequency_hz if b.frequency_hz is not None else 2.0
-            imp = b.impact_g if b.impact_g is not None else 0.6 * subj.impact_g
-            tl.hold(min(0.5, 0.2 * b.duration_s))
-            tl.rebase(0.0)
-            end = t_bout + b.duration_s
-            taps = 0
-            while True:
-                P = (1.0 / f) * (1.0 + 0.05 * var * rng.standard_normal())
-                if tl.t + P > end - 0.2:
-                    break
-                a = amp * (1.0 + 0.1 * var * rng.standard_normal())
-                tl.add(0.4 * P, hermite={"pitch": (0.0, 0.0, -a, 0.0, 0.0)})
-                tl.add(0.25 * P, hermite={"pitch": (0.0, 0.0, 0.0, 0.0, 0.0)})
-                impact(imp, 0.0, 0.0, 1)
-                tl.hold(0.35 * P)
-                taps += 1
-            tl.hold(end - tl.t)
-            entry["taps"] = taps
+            entry["taps"] = self._tapping(b, t_bout)
         elif b.kind == "leg_swing":
-            # seated on a high seat: the foot leaves the floor, the shank swings about
-            # the knee like a pendulum, the foot comes back down
-            amp = math.radians(b.amplitude_deg if b.amplitude_deg is not None else 25.0)
-            f = b.frequency_hz if b.frequency_hz is not None else 1.0
-            w = 2 * math.pi * f
-            hang, rest = 0.12, math.radians(10.0)
-            T_move = 0.8
-            tl.hold(min(0.5, 0.1 * b.duration_s))
-            tl.rebase(0.0)
-            tl.add(T_move, targets={"cz": hang, "pitch": rest})
-            n_half = max(2, int((b.duration_s - 2 * T_move - 1.5) * 2 * f))
-            ramp_half = 4
-            sign = 1.0
-            for k in range(n_half):
-                env = min(1.0, (k + 1) / ramp_half, (n_half - 1 - k) / ramp_half)
-                a_k = amp * env * (1.0 + 0.05 * var * rng.standard_normal()) * sign
-                if k == n_half - 1:
-                    a_k = 0.0
-                tl.add(0.5 / f, hermite={"alpha": (0.0, -tl.state[_I["alpha"]] * w * w,
-                                                   a_k, 0.0, -a_k * w * w)})
-                sign = -sign
-            tl.add(T_move, targets={"cz": 0.0, "pitch": 0.0})
-            tl.hold(t_bout + b.duration_s - tl.t)
-            entry["swings"] = n_half
-        entry["t_end_s"] = tl.t
-        bouts_out.append(entry)
+            entry["swings"] = self._leg_swinging(b, t_bout)
+        entry["t_end_s"] = self.tl.t
+        self.bouts_out.append(entry)
 
-    duration = tl.t
-    vibration = None
-    windows = _contact_windows(sc.bouts, bouts_out, strides)
-    if windows:
-        vib_rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(3,)))
-        vibration = Vibration(windows, vib_rng)
-    motion = Motion(tl.pieces(), sc.mount, subj, belts, impacts, None, duration, vibration)
-    motion.labels = _labels(sc, motion, strides, bouts_out, other_steps, seed)
-    return motion
+    def _walking_bout(self, bi, b, t_bout, entry):
+        g = resolve_gait(b, self.subj)
+        plan = _stride_plan(b.kind, b.direction)
+        label_dir = ("in_place" if b.kind == "turn" else
+                     "sideways" if plan["sideways"] else b.direction)
+        first_index = len(self.strides)
+        line = math.radians(b.heading_deg) if b.heading_deg is not None else self.chi
+        roll_amp = math.radians(g.swing_roll_deg) * (-self.side)  # roll outward in swing
+        n = b.strides
+        var, rng = self.var, self.rng
+        cycles = g.cycle_s * (1.0 + 0.02 * var * rng.standard_normal(n))
+        lengths = g.stride_m * (1.0 + 0.03 * var * rng.standard_normal(n))
+        lateral = 0.006 * var * rng.standard_normal(n)  # foot placement, m
+        yaw_jitter = math.radians(1.5) * var * rng.standard_normal(n)
+        if b.treadmill:
+            belt, entry["belt_speed_mps"] = _treadmill_belt(b, g, cycles, lengths, t_bout,
+                                                            self.chi, plan["travel"])
+            self.belts.append(belt)
+        for k in range(n):
+            self._stride(bi, b, k, g, plan, label_dir, roll_amp,
+                         cycles[k], lengths[k], lateral[k], yaw_jitter[k])
+        self.tl.hold(g.flat_frac * g.cycle_s)  # closing stance
+        n_other = n if b.other_steps is None else int(b.other_steps)
+        times = _other_foot_times(self.strides[first_index:], n_other, t_bout, self.tl.t)
+        self.other_steps += [{"t_land_s": t, "direction": label_dir} for t in times]
+        entry.update({
+            "direction": label_dir, "strides": n, "steps": n + n_other,
+            "treadmill": bool(b.treadmill), "stride_m": g.stride_m,
+            "cadence_spm": g.cadence_spm, "curve_deg_per_m": b.curve_deg_per_m,
+            "curve_from_stride": b.curve_from_stride,
+            "_first": first_index, "_line": line, "_turned": b.heading_deg is not None,
+        })
+        if plan["sideways"]:
+            entry["side"] = b.direction
+
+    def _stride(self, bi, b, k, g, plan, label_dir, roll_amp, T, S, lat, yaw_jitter):
+        """Stride k of walking bout bi (cycle T s, length S m): flat stance, the
+        departure pivot, the swing to the landing, the impact, the arrival pivot."""
+        tl = self.tl
+        T_dep, T_sw, T_arr = g.lift_frac * T, (1 - g.stance_frac) * T, g.land_frac * T
+        T_flat = g.flat_frac * T
+        chi1 = self.chi + _stride_turn(b, k, S, self.chi)
+        chim = 0.5 * (self.chi + chi1)
+        tl.hold(T_flat)
+        h0 = tl.heel()
+        t_start = tl.t
+        w_dep = self._depart(g, plan, T_dep)
+        t_lift = tl.t
+        h1 = _landing_heel(plan, h0, S, lat, chim, self.toe_out)
+        yaw1 = chi1 + self.toe_out + yaw_jitter
+        w_arr = self._swing(g, plan, T_sw, T_arr, h1, yaw1, w_dep, roll_amp)
+        t_land = tl.t
+        # impact: braking toward the heel on a heel strike, toward the toe on a
+        # toe strike (the ground stops the foot's backward motion), against
+        # the travel on a side-step
+        self.impact(g.impact_g, *plan["impact"])
+        tl.add(T_arr, hermite={"pitch": (w_arr, 0.0, 0.0, 0.0, 0.0)})
+        t_flat = tl.t
+        self.chi = chi1
+        self.strides.append({
+            "t_start_s": t_start, "t_lift_s": t_lift, "t_land_s": t_land,
+            "t_flat_s": t_flat, "direction": label_dir, "bout": bi,
+            "heading_deg": math.degrees(tl.state[_I["yaw"]]),
+            "_cycle": T,
+        })
+
+    def _depart(self, g, plan, T_dep):
+        """The departure pivot: forward about the ball (heel rises, toe down), backward
+        about the heel (toe rises); side-steps about the ball. Returns the pitch rate
+        at lift-off."""
+        u_dep, dep_sign = plan["dep"]
+        th_dep = math.radians(g.lift_pitch_deg) * dep_sign
+        w_dep = g.lift_rate * th_dep / T_dep
+        self.tl.rebase(u_dep)
+        self.tl.add(T_dep, hermite={"pitch": (0.0, 0.0, th_dep, w_dep, 0.0)})
+        return w_dep
+
+    def _swing(self, g, plan, T_sw, T_arr, h1, yaw1, w_dep, roll_amp):
+        """The swing until the arrival pivot touches down with the heel to land at h1,
+        the foot at yaw1. Returns the pitch rate at contact."""
+        tl = self.tl
+        u_arr, arr_sign = plan["arr"]
+        c_arr = h1 + u_arr * self.L * np.array([math.cos(yaw1), math.sin(yaw1), 0.0])
+        th_arr = math.radians(g.land_pitch_deg) * arr_sign
+        w_arr = -g.land_rate * th_arr / T_arr  # rotating toward flat
+        tl.add(
+            T_sw,
+            targets={"cx": c_arr[0], "cy": c_arr[1], "cz": 0.0, "u": u_arr,
+                     "yaw": tl.state[_I["yaw"]] + _wrap(yaw1 - tl.state[_I["yaw"]])},
+            hermite={"pitch": (w_dep, 0.0, th_arr, w_arr, 0.0)},
+            bumps={"cz": g.clearance_m, "roll": roll_amp},
+        )
+        return w_arr
+
+    def _tapping(self, b, t_bout):
+        """Seated, heel on the floor, the toe taps: lift about the heel, slap down.
+        Returns the number of taps."""
+        tl, rng, var = self.tl, self.rng, self.var
+        amp = math.radians(b.amplitude_deg if b.amplitude_deg is not None else 20.0)
+        f = b.frequency_hz if b.frequency_hz is not None else 2.0
+        imp = b.impact_g if b.impact_g is not None else 0.6 * self.subj.impact_g
+        tl.hold(min(0.5, 0.2 * b.duration_s))
+        tl.rebase(0.0)
+        end = t_bout + b.duration_s
+        taps = 0
+        while True:
+            P = (1.0 / f) * (1.0 + 0.05 * var * rng.standard_normal())
+            if tl.t + P > end - 0.2:
+                break
+            a = amp * (1.0 + 0.1 * var * rng.standard_normal())
+            tl.add(0.4 * P, hermite={"pitch": (0.0, 0.0, -a, 0.0, 0.0)})
+            tl.add(0.25 * P, hermite={"pitch": (0.0, 0.0, 0.0, 0.0, 0.0)})
+            self.impact(imp, 0.0, 0.0, 1)
+            tl.hold(0.35 * P)
+            taps += 1
+        tl.hold(end - tl.t)
+        return taps
+
+    def _leg_swinging(self, b, t_bout):
+        """Seated on a high seat: the foot leaves the floor, the shank swings about the
+        knee like a pendulum, the foot comes back down. Returns the half swings."""
+        tl, rng, var = self.tl, self.rng, self.var
+        amp = math.radians(b.amplitude_deg if b.amplitude_deg is not None else 25.0)
+        f = b.frequency_hz if b.frequency_hz is not None else 1.0
+        w = 2 * math.pi * f
+        hang, rest = 0.12, math.radians(10.0)
+        T_move = 0.8
+        tl.hold(min(0.5, 0.1 * b.duration_s))
+        tl.rebase(0.0)
+        tl.add(T_move, targets={"cz": hang, "pitch": rest})
+        n_half = max(2, int((b.duration_s - 2 * T_move - 1.5) * 2 * f))
+        ramp_half = 4
+        sign = 1.0
+        for k in range(n_half):
+            env = min(1.0, (k + 1) / ramp_half, (n_half - 1 - k) / ramp_half)
+            a_k = amp * env * (1.0 + 0.05 * var * rng.standard_normal()) * sign
+            if k == n_half - 1:
+                a_k = 0.0
+            tl.add(0.5 / f, hermite={"alpha": (0.0, -tl.state[_I["alpha"]] * w * w,
+                                               a_k, 0.0, -a_k * w * w)})
+            sign = -sign
+        tl.add(T_move, targets={"cz": 0.0, "pitch": 0.0})
+        tl.hold(t_bout + b.duration_s - tl.t)
+        return n_half
 
 
 def _contact_windows(bouts, entries, strides):
