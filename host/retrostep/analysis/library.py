@@ -383,6 +383,28 @@ def programme(all_sessions, goal_minutes=GOAL_MINUTES, days_per_week=DAYS_PER_WE
         start = start.date()
     dated = [s for s in all_sessions if s.start is not None and s.error is None]
     undated = [s for s in all_sessions if s.start is None or s.error is not None]
+    days = _day_totals(dated, goal_minutes)
+    if start is None:
+        start = min(days) if days else today
+    met_in_week = _goal_days_by_week(days, start)
+    week_rows = _week_rows(days, met_in_week, start, weeks, days_per_week, today)
+    end = start + timedelta(days=7 * weeks - 1)
+    progress = _progress(week_rows[:weeks], end, weeks, days_per_week, today)
+    return {
+        "goal": {"minutes": goal_minutes, "days_per_week": days_per_week, "weeks": weeks,
+                 "start": start, "end": end},
+        "days": [days[d] for d in sorted(days)],
+        "weeks": week_rows,
+        "programme": progress,
+        "streaks": _goal_streaks(days, met_in_week, start, days_per_week, today),
+        "undated_sessions": [s.label for s in undated if s.error is None],
+        "unreadable_sessions": [s.path for s in undated if s.error is not None],
+        "summary": _programme_summary(progress, weeks, days_per_week, goal_minutes),
+    }
+
+
+def _day_totals(dated, goal_minutes):
+    """{date: that day's sessions added up, and whether they met the goal}."""
     days = {}
     for s in dated:
         d = days.setdefault(s.day, {"date": s.day, "sessions": 0, "backward_minutes": 0.0,
@@ -397,17 +419,26 @@ def programme(all_sessions, goal_minutes=GOAL_MINUTES, days_per_week=DAYS_PER_WE
         d["drift_alerts"] += s.drift_alerts
     for d in days.values():
         d["goal_met"] = d["backward_minutes"] >= goal_minutes - 1e-9
-    if start is None:
-        start = min(days) if days else today
+    return days
 
-    def week_of(day):
-        return (day - start).days // 7
 
+def _week_of(day, start):
+    """The programme week (0 = the first) of a day."""
+    return (day - start).days // 7
+
+
+def _goal_days_by_week(days, start):
+    """{week: the number of its days that met the goal} (weeks with none left out)."""
     met_in_week = {}
     for day, d in days.items():
         if d["goal_met"]:
-            met_in_week[week_of(day)] = met_in_week.get(week_of(day), 0) + 1
-    n_rows = max(weeks, week_of(max(days)) + 1 if days else 0)
+            met_in_week[_week_of(day, start)] = met_in_week.get(_week_of(day, start), 0) + 1
+    return met_in_week
+
+
+def _week_rows(days, met_in_week, start, weeks, days_per_week, today):
+    """One row per week: the programme's weeks, then any later week walked."""
+    n_rows = max(weeks, _week_of(max(days), start) + 1 if days else 0)
     week_rows = []
     for k in range(n_rows):
         w0 = start + timedelta(days=7 * k)
@@ -426,8 +457,21 @@ def programme(all_sessions, goal_minutes=GOAL_MINUTES, days_per_week=DAYS_PER_WE
                        "to come" if w0 > today else
                        "in progress" if w0 <= today <= w1 else "missed"),
         })
-    # streaks: over every day (week) from the first day walked (programme start) to
-    # today or the last day walked, whichever is later
+    return week_rows
+
+
+def _current_streak(flags):
+    """The run of True ending at the last flag (today, this week), or at the one before
+    while the last has not been met: it may still come."""
+    if flags and not flags[-1]:
+        flags = flags[:-1]
+    return _streaks(flags)[1]
+
+
+def _goal_streaks(days, met_in_week, start, days_per_week, today):
+    """The current and longest streaks of days, and of weeks, meeting the goal: over
+    every day (week) from the first day walked (programme start) to today or the last
+    day walked, whichever is later."""
     best_days = cur_days = best_weeks = cur_weeks = 0
     if days:
         d0 = min(days)
@@ -435,21 +479,19 @@ def programme(all_sessions, goal_minutes=GOAL_MINUTES, days_per_week=DAYS_PER_WE
         flags = [days.get(d0 + timedelta(days=i), {}).get("goal_met", False)
                  for i in range(span)]
         best_days = _streaks(flags)[0]
-        upto = flags[:max(0, (today - d0).days + 1)]
-        if upto and not upto[-1]:
-            upto = upto[:-1]  # today may still come
-        cur_days = _streaks(upto)[1]
+        cur_days = _current_streak(flags[:max(0, (today - d0).days + 1)])
         wflags = [met_in_week.get(k, 0) >= days_per_week
-                  for k in range(week_of(max(today, max(days))) + 1)]
+                  for k in range(_week_of(max(today, max(days)), start) + 1)]
         best_weeks = _streaks(wflags)[0]
-        wupto = wflags[:max(0, week_of(today) + 1)]
-        if wupto and not wupto[-1]:
-            wupto = wupto[:-1]  # this week is still in progress
-        cur_weeks = _streaks(wupto)[1]
-    prog = week_rows[:weeks]
+        cur_weeks = _current_streak(wflags[:max(0, _week_of(today, start) + 1)])
+    return {"days_current": cur_days, "days_longest": best_days,
+            "weeks_current": cur_weeks, "weeks_longest": best_weeks}
+
+
+def _progress(prog, end, weeks, days_per_week, today):
+    """The programme's state from its week rows `prog` (it ends on day `end`)."""
     weeks_met = sum(1 for w in prog if w["goal_met"])
     days_met = sum(min(w["days_goal_met"], days_per_week) for w in prog)
-    end = start + timedelta(days=7 * weeks - 1)
     if weeks_met == weeks:
         state = "complete"
     elif today > end:
@@ -457,22 +499,17 @@ def programme(all_sessions, goal_minutes=GOAL_MINUTES, days_per_week=DAYS_PER_WE
     else:
         state = "in progress"
     current = next((w["week"] for w in prog if w["first_day"] <= today <= w["last_day"]), None)
-    summary = (f"programme {state}: {weeks_met} of {weeks} weeks met "
-               f"({days_met} of {weeks * days_per_week} days of >= {goal_minutes:g} min "
-               f"backward)")
+    return {"state": state, "weeks_met": weeks_met, "days_met": days_met,
+            "days_needed": weeks * days_per_week, "current_week": current,
+            "backward_minutes": sum(w["backward_minutes"] for w in prog)}
+
+
+def _programme_summary(progress, weeks, days_per_week, goal_minutes):
+    """The one-line summary of the programme's progress."""
+    state, current = progress["state"], progress["current_week"]
+    summary = (f"programme {state}: {progress['weeks_met']} of {weeks} weeks met "
+               f"({progress['days_met']} of {weeks * days_per_week} days of "
+               f">= {goal_minutes:g} min backward)")
     if current and state == "in progress":
         summary += f"; this is week {current}"
-    return {
-        "goal": {"minutes": goal_minutes, "days_per_week": days_per_week, "weeks": weeks,
-                 "start": start, "end": end},
-        "days": [days[d] for d in sorted(days)],
-        "weeks": week_rows,
-        "programme": {"state": state, "weeks_met": weeks_met, "days_met": days_met,
-                      "days_needed": weeks * days_per_week, "current_week": current,
-                      "backward_minutes": sum(w["backward_minutes"] for w in prog)},
-        "streaks": {"days_current": cur_days, "days_longest": best_days,
-                    "weeks_current": cur_weeks, "weeks_longest": best_weeks},
-        "undated_sessions": [s.label for s in undated if s.error is None],
-        "unreadable_sessions": [s.path for s in undated if s.error is not None],
-        "summary": summary,
-    }
+    return summary
