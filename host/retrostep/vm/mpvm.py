@@ -213,82 +213,111 @@ def run(
         raise VMUnavailableError(f"the VM runner {RUNNER} is missing; reinstall retrostep")
     with tempfile.TemporaryDirectory(prefix="rstep-mpvm-") as td:
         tmp = Path(td)
-        job_dirs = {}
-        if mount_firmware:
-            job_dirs[FIRMWARE_VM_DIR] = str(firmware_dir())
-        for vm_dir, host_dir in (dirs or {}).items():
-            if not Path(host_dir).is_dir():
-                raise RetrostepError(f"directory to mount on the MicroPython VM not found: {host_dir}")
-            job_dirs[vm_dir] = str(Path(host_dir).resolve())
-        job_files = {vm: _file_source(v, tmp, i) for i, (vm, v) in enumerate((files or {}).items())}
-        job_outputs = {vm: str(tmp / f"out{i}.bin") for i, vm in enumerate(outputs or ())}
-        code_path = tmp / "main.py"
-        code_path.write_text(code, encoding="utf-8")
-        result_path = tmp / "result.json"
-        job = {
-            "heapsize": int(heapsize),
-            "dirs": job_dirs,
-            "files": job_files,
-            "code_file": str(code_path),
-            "outputs": job_outputs,
-            "result": str(result_path),
-        }
-        if pystack:
-            job["pystack"] = int(pystack)
+        job = _job(tmp, code, files, mount_firmware, heapsize, dirs, outputs, pystack)
         job_path = tmp / "job.json"
         job_path.write_text(json.dumps(job), encoding="utf-8")
-
-        env = dict(os.environ, RETROSTEP_NODE_MODULES=str(node_modules))
-        t0 = time.perf_counter()
-        try:
-            proc = subprocess.run(
-                [node, str(RUNNER), str(job_path)],
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                timeout=timeout_s,
-                env=env,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise MicroPythonTimeout(timeout_s, _text(exc.stdout), _text(exc.stderr)) from None
-        wall = time.perf_counter() - t0
+        proc, wall = _run_node(node, node_modules, job_path, timeout_s)
         stdout, stderr = _text(proc.stdout), _text(proc.stderr)
+        outcome = _read_outcome(Path(job["result"]), proc.returncode, stderr)
+        out_files = _read_outputs(outcome)
+        return _result(outcome, stdout, stderr, out_files, wall)
 
-        try:
-            outcome = json.loads(result_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            raise MicroPythonVMFailure(
-                f"the MicroPython VM runner failed (node exit status {proc.returncode}): "
-                f"{stderr.strip() or 'no message'}"
-            ) from None
-        status = outcome.get("status")
-        if status == "runner":
-            raise MicroPythonVMFailure(f"the MicroPython VM runner failed: {outcome.get('message', '').strip()}")
 
-        out_files = {}
-        for vm, host in (outcome.get("outputs") or {}).items():
-            if host:
-                out_files[vm] = Path(host).read_bytes()
+def _job_dirs(mount_firmware, dirs):
+    """{vm_dir: absolute host_dir} of the trees to copy in, the firmware first."""
+    job_dirs = {}
+    if mount_firmware:
+        job_dirs[FIRMWARE_VM_DIR] = str(firmware_dir())
+    for vm_dir, host_dir in (dirs or {}).items():
+        if not Path(host_dir).is_dir():
+            raise RetrostepError(f"directory to mount on the MicroPython VM not found: {host_dir}")
+        job_dirs[vm_dir] = str(Path(host_dir).resolve())
+    return job_dirs
 
-        if status == "exception":
-            err = MicroPythonError(outcome.get("exc_type") or "Exception", outcome.get("traceback") or "",
-                                   stdout, stderr, outcome.get("exit_code", 1))
-            err.files = out_files
-            raise err
-        exit_code = int(outcome.get("exit_code", 0))
-        if status == "exit" and exit_code != 0:
-            err = MicroPythonError("SystemExit", outcome.get("traceback") or f"SystemExit: {exit_code}\n",
-                                   stdout, stderr, exit_code)
-            err.files = out_files
-            raise err
-        return MpResult(
-            stdout=stdout,
-            stderr=stderr,
-            files=out_files,
-            exit_code=exit_code,
-            setup_s=float(outcome.get("setup_s", 0.0)),
-            run_s=float(outcome.get("run_s", 0.0)),
-            wall_s=wall,
+
+def _job(tmp: Path, code, files, mount_firmware, heapsize, dirs, outputs, pystack) -> dict:
+    """The runner's job: what to copy in, the code (written to tmp), where to put results."""
+    job_dirs = _job_dirs(mount_firmware, dirs)
+    job_files = {vm: _file_source(v, tmp, i) for i, (vm, v) in enumerate((files or {}).items())}
+    job_outputs = {vm: str(tmp / f"out{i}.bin") for i, vm in enumerate(outputs or ())}
+    code_path = tmp / "main.py"
+    code_path.write_text(code, encoding="utf-8")
+    job = {
+        "heapsize": int(heapsize),
+        "dirs": job_dirs,
+        "files": job_files,
+        "code_file": str(code_path),
+        "outputs": job_outputs,
+        "result": str(tmp / "result.json"),
+    }
+    if pystack:
+        job["pystack"] = int(pystack)
+    return job
+
+
+def _run_node(node, node_modules, job_path, timeout_s):
+    """(the finished Node process, its wall time in s); raises MicroPythonTimeout."""
+    env = dict(os.environ, RETROSTEP_NODE_MODULES=str(node_modules))
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.run(
+            [node, str(RUNNER), str(job_path)],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=timeout_s,
+            env=env,
         )
+    except subprocess.TimeoutExpired as exc:
+        raise MicroPythonTimeout(timeout_s, _text(exc.stdout), _text(exc.stderr)) from None
+    return proc, time.perf_counter() - t0
+
+
+def _read_outcome(result_path: Path, returncode, stderr) -> dict:
+    """The runner's result.json; raises MicroPythonVMFailure if the runner failed."""
+    try:
+        outcome = json.loads(result_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise MicroPythonVMFailure(
+            f"the MicroPython VM runner failed (node exit status {returncode}): "
+            f"{stderr.strip() or 'no message'}"
+        ) from None
+    if outcome.get("status") == "runner":
+        raise MicroPythonVMFailure(f"the MicroPython VM runner failed: {outcome.get('message', '').strip()}")
+    return outcome
+
+
+def _read_outputs(outcome) -> dict:
+    """{vm_path: bytes} of the requested outputs the run left behind."""
+    out_files = {}
+    for vm, host in (outcome.get("outputs") or {}).items():
+        if host:
+            out_files[vm] = Path(host).read_bytes()
+    return out_files
+
+
+def _result(outcome, stdout, stderr, out_files, wall) -> MpResult:
+    """The MpResult of a run, or the MicroPythonError of an exception or SystemExit(n != 0)."""
+    status = outcome.get("status")
+    if status == "exception":
+        err = MicroPythonError(outcome.get("exc_type") or "Exception", outcome.get("traceback") or "",
+                               stdout, stderr, outcome.get("exit_code", 1))
+        err.files = out_files
+        raise err
+    exit_code = int(outcome.get("exit_code", 0))
+    if status == "exit" and exit_code != 0:
+        err = MicroPythonError("SystemExit", outcome.get("traceback") or f"SystemExit: {exit_code}\n",
+                               stdout, stderr, exit_code)
+        err.files = out_files
+        raise err
+    return MpResult(
+        stdout=stdout,
+        stderr=stderr,
+        files=out_files,
+        exit_code=exit_code,
+        setup_s=float(outcome.get("setup_s", 0.0)),
+        run_s=float(outcome.get("run_s", 0.0)),
+        wall_s=wall,
+    )
 
 
 def _text(data) -> str:
