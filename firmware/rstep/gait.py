@@ -109,8 +109,47 @@ _SWING = const(2)
 _ABORTED = const(3)
 _AXIS_STRIDES = const(6)  # swings that teach the toe axis (auto_mount)
 _E_MAX = const(16777215)  # one sample's energy is capped here (2**24 - 1)
+_E_TILT_MAX = const(4194303)  # and its | |a|^2 - 1 g^2 | term (2**22 - 1) before x2
+_J_IMPACT = const(16384)  # change of a, squared, in 2**jsh LSB: (0.5 g)^2 (an impact)
 _JR = const(128)  # swing samples whose change of acceleration is kept (a power of 2)
+_JR_MAX = const(65535)  # _jr holds j >> 6 in 16 bits ...
+_J_KEPT = const(4194303)  # ... for j up to this (65536 << 6 - 1); larger: _JR_MAX
 _PV = const(8)  # the pending stride: contact, dx, dy, length, heading, pitch, turn, dh
+_EV_PER_SAMPLE = const(6)  # the most events one sample can queue
+_WN_MAX = const(16)  # the activity window's ring (samples)
+
+# sample rates the engine takes (rstep.sensor.ODRS_HZ lists the board's: all in here).
+# Below 100 Hz one sample's rotation at the gyro's full range (2300 deg/s, 0.7 rad at
+# 52 Hz) leaves the small-int range in the attitude update (|w| Q16 x |row| Q14 must
+# stay < 2**30: 0.4 rad at 100 Hz) and the first-order update r += r x w is no longer
+# a rotation; above 420 Hz the contact search's 0.3 s no longer fits _JR samples.
+_ODR_MIN_HZ = const(100)
+_ODR_MAX_HZ = const(420)
+# time limits, in ms (converted to samples at the ODR)
+_WINDOW_MS = const(30)  # the activity window
+_CONTACT_LAG_MS = const(300)  # initial contact: at most this long before the stance
+_CONFIRM_MS = const(100)  # stance that confirms a stride (at least 3 samples)
+_ESC_FIRST_MS = const(1500)  # no stance this long before the first stride: re-learn
+_ESC_MIN_MS = const(1000)  # ... after a stride: twice its swing, within these bounds
+_ESC_MAX_MS = const(2500)
+_ORPHAN_MS = const(2500)  # a landing before the first stance, and the next stride
+# gyro bias: the estimate is held within +-20 deg/s, and each stance sample's residual
+# is clipped to +-4 deg/s (converted to LSB with the gyro's sensitivity)
+_BIAS_MAX_MDPS = const(20000)
+_BIAS_CLIP_MDPS = const(4000)
+# the stance level: its bounds, as the window energy of a steady rotation; the level
+# before the first stance; its distance above the floor, 1.5 to 5 octaves (1/8 octaves)
+_LEVEL_MIN_DPS = const(6)
+_LEVEL_MAX_DPS = const(250)
+_LEVEL0_DPS = const(50)
+_LVL_D_MIN = const(12)
+_LVL_D_MAX = const(40)
+# the energy units: the shifts that bring the reference sensitivities (16 g: 488 ug,
+# 2000 deg/s: 70 mdps per LSB) to ~1/128 g (a >> 4) and ~0.28 deg/s (Q4 rate >> 6)
+_E_REF_UG = const(488)
+_E_REF_UDPS = const(70000)
+_STRIDE_MAX_MM = const(3000)  # a longer one is not a stride
+_PITCH_DB_DEG = const(8)  # landing pitch dead band
 
 # the engine's constants, derived from the settings once (Gait._k)
 _K_ASH = const(0)
@@ -301,15 +340,16 @@ def _deg_to_q14_sine(deg):
 
 
 def _energy_units(ug_per_lsb, udps_per_lsb):
-    """Shifts that bring accel to ~1/128 g and gyro (Q4) to ~0.28 deg/s units."""
+    """Shifts that bring accel to ~1/128 g and gyro (Q4) to ~0.28 deg/s units: 4 and 6
+    at the reference sensitivities, one more for each halving (2 g, 125 deg/s at most)."""
     ash = 4
     u = ug_per_lsb
-    while u < 488 and ash < 8:
+    while u < _E_REF_UG and ash < 8:
         u <<= 1
         ash += 1
     gsh = 6
     u = udps_per_lsb
-    while u < 70000 and gsh < 11:
+    while u < _E_REF_UDPS and gsh < 11:
         u <<= 1
         gsh += 1
     return ash, gsh
@@ -333,8 +373,9 @@ class Gait:
         c = {}
         for k in DEFAULTS:
             c[k] = int(cfg.get(k, DEFAULTS[k]))
-        if not 100 <= odr_hz <= 420:
-            raise ValueError("odr_hz must be 100..420 (sensor ODR 104, 208 or 416)")
+        if not _ODR_MIN_HZ <= odr_hz <= _ODR_MAX_HZ:
+            raise ValueError("odr_hz must be %d..%d (sensor ODR 104, 208 or 416)"
+                             % (_ODR_MIN_HZ, _ODR_MAX_HZ))
         if not 1 <= c["ref_strides"] <= 8:
             raise ValueError("ref_strides must be 1..8")
         if not 5 <= c["stance_level_pct"] <= 95:
@@ -362,7 +403,7 @@ class Gait:
         g_lsb = 1000000 // accel_ug_per_lsb  # 1 g in LSB
         self._k[_K_G_LSB] = g_lsb
         self._k[_K_G2] = (g_lsb * g_lsb) >> (2 * ash)
-        self._k[_K_WN] = max(2, min(16, (odr_hz * 30 + 500) // 1000))  # ~30 ms window
+        self._k[_K_WN] = max(2, min(_WN_MAX, (odr_hz * _WINDOW_MS + 500) // 1000))
         self._k[_K_NST] = max(2, (odr_hz * c["still_ms"] + 500) // 1000)
         unit_mdps = gyro_udps_per_lsb * (1 << (gsh - 4)) // 1000  # one energy unit
 
@@ -370,47 +411,63 @@ class Gait:
             s = dps * 1000 // unit_mdps
             return self._k[_K_WN] * s * s
 
-        self._k[_K_LMIN] = _ilog(level(6))
-        self._k[_K_LMAX] = _ilog(level(250))
+        self._k[_K_LMIN] = _ilog(level(_LEVEL_MIN_DPS))
+        self._k[_K_LMAX] = _ilog(level(_LEVEL_MAX_DPS))
         self._k[_K_EMIN] = _iexp(self._k[_K_LMIN])
-        self._k[_K_TH0] = level(50)
+        self._k[_K_TH0] = level(_LEVEL0_DPS)
         self._k[_K_LVL] = c["stance_level_pct"]
         # no stance for 1.5 s (reset()), or for twice the last stride's swing (1 to
         # 2.5 s): re-learn the level
-        self._k[_K_CONTACT_LAG] = min(_JR - 1, odr_hz * 3 // 10)  # contact <= 0.3 s before stance
+        self._k[_K_CONTACT_LAG] = min(_JR - 1, odr_hz * _CONTACT_LAG_MS // 1000)
         self._k[_K_MIN_SWING] = odr_hz * c["min_swing_ms"] // 1000
-        # the swing integrators hold 2.5 s at 208 Hz at most
-        self._k[_K_MAX_SWING] = min(odr_hz * c["max_swing_ms"] // 1000, odr_hz * 5 // 2, 520)
         # --- gyro: Q4 LSB -> Q16 radians per sample; bias clamp and residual clip ---
         self._k[_K_KW] = (gyro_udps_per_lsb * _PI_NUM * (1 << 26) + _PI_DEN * 90000000 * odr_hz) // (
             _PI_DEN * 180000000 * odr_hz
         )
-        self._k[_K_BMAX] = 20000000 // gyro_udps_per_lsb * 4096  # 20 deg/s in Q12 LSB
-        self._k[_K_BCLIP] = 4000000 // gyro_udps_per_lsb * 16  # 4 deg/s in Q4 LSB
+        # (Q12 and Q4 LSB at the configured gyro sensitivity: +-20 deg/s is 285 LSB at
+        # 2000 deg/s full scale, 4571 at 125)
+        self._k[_K_BMAX] = (_BIAS_MAX_MDPS * 1000 // gyro_udps_per_lsb) << 12
+        self._k[_K_BCLIP] = (_BIAS_CLIP_MDPS * 1000 // gyro_udps_per_lsb) << 4
         # --- distance: p (32 LSB x samples^2) -> mm = p * km >> 16 ---
         self._k[_K_KM] = (32 * accel_ug_per_lsb * 980665 * 65536 + 50000000 * odr_hz * odr_hz) // (
             100000000 * odr_hz * odr_hz
         )
-        self._k[_K_PMAX] = 3000 * 65536 // self._k[_K_KM]  # 3 m: anything longer is not a stride
+        self._k[_K_PMAX] = _STRIDE_MAX_MM * 65536 // self._k[_K_KM]
         # a residual velocity above 3 m/s at the next stance: not a stride (heel sensors
         # on a treadmill leave up to ~2 m/s after their 12-15 g impacts)
-        # (v is in 4 LSB x samples: 3 m/s = 3 * odr / (4 * accel_ug * 1e-6 * 9.80665))
+        # (v is in 4 LSB x samples: v mm/s = v * 4 * accel_ug * 1e-6 * 9806.65 / odr, so
+        # 3000 mm/s is odr * 3000e7 / (392266 * accel_ug); the literal 3000e7 is made once,
+        # at import: a product made here would leave a big int on the heap)
         self._k[_K_VMAX] = odr_hz * 30000000000 // (392266 * accel_ug_per_lsb)
+        # the longest swing: the setting; the escape's longest wait (a swing cannot
+        # outlast it); and what the integrators hold as small ints: in n samples p grows
+        # by up to dv n (n + 1) / 16 (dv, the largest change of v in one sample: a row
+        # (< 1.46, Q14 23921) times |a >> 2| (<= 8192 sqrt 3 LSB), plus gravity: half
+        # the largest |g| _start_swing takes, 1 g + 40 %), and the ZUPT correction adds
+        # up to vmax / 16 (n + 1). (2.15 s at 416 Hz and 16 g.)
+        # (written to stay in small ints: a big int's digits could linger on the heap)
+        gl = g_lsb >> 1
+        dv = ((23921 * 14189) >> 14) + 1 + ((gl + gl * 2 // 5) >> 1)
+        n = min(odr_hz * c["max_swing_ms"] // 1000, odr_hz * _ESC_MAX_MS // 1000)
+        while (n * (n + 1) + 15) >> 4 > \
+                (0x3FFFFFFF - n - (((self._k[_K_VMAX] >> 3) * (n + 1)) >> 1)) // dv:
+            n -= 1
+        self._k[_K_MAX_SWING] = n
         self._k[_K_MIN_STRIDE] = c["min_stride_mm"]
         self._k[_K_TURN_LIM] = c["turn_deg"] * 65536 // 360
         self._k[_K_SIDE_SIN] = _deg_to_q14_sine(c["side_deg"])
         self._k[_K_SIDE_COS] = _deg_to_q14_sine(90 - c["side_deg"])
         self._k[_K_GAP] = c["bout_gap_s"] * odr_hz
         self._k[_K_COOL] = c["cooldown_s"] * odr_hz
-        self._k[_K_PITCH_DB] = _deg_to_q14_sine(8)
+        self._k[_K_PITCH_DB] = _deg_to_q14_sine(_PITCH_DB_DEG)
         self._k[_K_COS_LAND] = _deg_to_q14_sine(90 - c["land_tilt_deg"])
-        self._k[_K_KCONF] = max(3, odr_hz // 10)  # stance samples that confirm a stride
-        self._k[_K_ORPH_WIN] = odr_hz * 5 // 2  # an orphan landing and the next stride
+        self._k[_K_KCONF] = max(3, odr_hz * _CONFIRM_MS // 1000)
+        self._k[_K_ORPH_WIN] = odr_hz * _ORPHAN_MS // 1000
         self._k[_K_ODR4] = odr_hz >> 2  # a quarter second
         self._k[_K_SIN_ALERT] = _deg_to_q14_sine(c["alert_heading_deg"])
         self._k[_K_MOUNT0] = (c["mount_yaw_deg"] * 65536) // 360
         self._evq = _zeros("i", (_EVQ * EV_FIELDS))
-        self._ring = _zeros("i", 16)
+        self._ring = _zeros("i", _WN_MAX)
         self._jr = _zeros("H", _JR)  # change of acceleration (/64) of the last samples
         self._pa = _zeros("i", 3)  # previous acceleration sample
         self._ba = _zeros("i", 3)  # gyro bias accumulators, Q12 LSB
@@ -445,7 +502,7 @@ class Gait:
         self.in_stance = 0
         self.set_mount(self._k[_K_MOUNT0])
         self._axis_left = _AXIS_STRIDES if self._k[_K_AUTO_MOUNT] else 0
-        self._k[_K_ESC] = self.odr_hz * 3 // 2
+        self._k[_K_ESC] = self.odr_hz * _ESC_FIRST_MS // 1000
         self._axn = 0
         for i in range(5):
             self._ax[i] = 0
@@ -455,7 +512,7 @@ class Gait:
         for i in range(9):
             self._ma[i] = 0
         # activity and the adaptive stance level
-        for i in range(16):
+        for i in range(_WN_MAX):
             self._ring[i] = 0
         self._ri = 0
         self._esum = 0
@@ -668,7 +725,7 @@ class Gait:
             pay = buf[start * 6 + 1]
             paz = buf[start * 6 + 2]
         while k < end:
-            if self._qn > _EVQ - 7:  # one sample can queue up to 6 events
+            if self._qn > _EVQ - _EV_PER_SAMPLE - 1:
                 break
             i = k * 6
             ax = buf[i]
@@ -708,8 +765,8 @@ class Gait:
             t -= g2
             if t < 0:
                 t = -t
-            if t > 4194303:
-                t = 4194303
+            if t > _E_TILT_MAX:
+                t = _E_TILT_MAX
             e += t << 1
             s = (ax - pax) >> jsh
             j = s * s
@@ -717,7 +774,7 @@ class Gait:
             j += s * s
             s = (az - paz) >> jsh
             j += s * s
-            if j > 16384:  # a change over 0.5 g a sample: an impact, not ground shaking
+            if j > _J_IMPACT:  # over 0.5 g a sample: an impact, not ground shaking
                 e += j >> 2
             if e > _E_MAX:
                 e = _E_MAX
@@ -822,7 +879,7 @@ class Gait:
                     axs[1] += t * t
                     axs[2] += s * t
                 # the change of acceleration, kept to find the impact's onset
-                jr[ji] = j >> 6 if j < 4194304 else 65535  # kept to find the impact
+                jr[ji] = j >> 6 if j <= _J_KEPT else _JR_MAX
                 ji = (ji + 1) & (_JR - 1)
                 # acceleration in the levelled frame, gravity removed, integrated twice
                 ax >>= 2
@@ -850,7 +907,7 @@ class Gait:
                     phase = _ABORTED
                     self._pend = 0
             elif phase == _ABORTED:
-                jr[ji] = j >> 6 if j < 4194304 else 65535
+                jr[ji] = j >> 6 if j <= _J_KEPT else _JR_MAX
                 ji = (ji + 1) & (_JR - 1)
                 if still >= nst:
                     if not self._stanced and qmax > th << 3:
@@ -962,10 +1019,10 @@ class Gait:
                 self._fl += (lf - self._fl + 7) >> 3
             self._pk += (lp - self._pk + 2) >> 2
         d = ((self._pk - self._fl) * self._k[_K_LVL]) // 100
-        if d < 12:
-            d = 12
-        elif d > 40:
-            d = 40
+        if d < _LVL_D_MIN:
+            d = _LVL_D_MIN
+        elif d > _LVL_D_MAX:
+            d = _LVL_D_MAX
         t = self._fl + d
         if t < self._k[_K_LMIN]:
             t = self._k[_K_LMIN]
@@ -1152,9 +1209,10 @@ class Gait:
         # a stride candidate: confirmed once the new stance shows the foot at rest in
         # the attitude it left the ground in (a swinging leg turns back at another pitch)
         self._pend = 1
-        esc = ns << 1  # the next escape waits for twice this swing
-        self._k[_K_ESC] = self.odr_hz if esc < self.odr_hz else (
-            esc if esc < self.odr_hz * 5 // 2 else self.odr_hz * 5 // 2)
+        esc = ns << 1  # the next escape waits for twice this swing (1 to 2.5 s)
+        lo = self.odr_hz * _ESC_MIN_MS // 1000
+        hi = self.odr_hz * _ESC_MAX_MS // 1000
+        self._k[_K_ESC] = lo if esc < lo else (esc if esc < hi else hi)
         up = self._up
         up[3] = up[0]
         up[4] = up[1]

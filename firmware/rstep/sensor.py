@@ -21,8 +21,11 @@ GYRO_FS_DPS = const(2000)  # gyroscope full scale, +-deg/s
 ACCEL_UG_PER_LSB = {2: 61, 4: 122, 8: 244, 16: 488}
 # micro-deg/s per LSB for each gyroscope full scale (+-deg/s)
 GYRO_UDPS_PER_LSB = {125: 4375, 250: 8750, 500: 17500, 1000: 35000, 2000: 70000}
-# output data rates the firmware supports (Hz, as the LSM6DS family names them)
-ODRS_HZ = (52, 104, 208, 416)
+# output data rates the firmware supports (Hz, as the LSM6DS family names them): the
+# one list of them. The chip also runs at 52 Hz, but the gait engine takes 100..420 Hz
+# only (rstep.gait._ODR_MIN_HZ.._ODR_MAX_HZ: at 52 Hz one sample's rotation overflows
+# its small-int attitude update; gait.py cannot import this file, it runs standalone).
+ODRS_HZ = (104, 208, 416)
 
 INT16_MIN = const(-32768)
 INT16_MAX = const(32767)
