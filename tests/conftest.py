@@ -1,7 +1,31 @@
+"""Shared fixtures and the two markers:
+
+- `vm`: the test runs the real MicroPython VM (Node.js and the npm package). Without
+  them it is skipped, always with the same reason; with RETROSTEP_REQUIRE_VM=1 (CI)
+  a missing VM is an error instead, so no VM test can silently not run.
+- `slow`: more than a few seconds. `pytest -m "not slow"` runs the rest in about a
+  minute.
+"""
+
+import os
+
 import numpy as np
 import pytest
 
 from retrostep.sim import corpus
+from retrostep.vm import mpvm
+
+VM_MISSING = "the MicroPython VM is missing: Node.js >= 18 and `npm ci` (see README)"
+
+
+def pytest_collection_modifyitems(config, items):
+    vm_items = [item for item in items if item.get_closest_marker("vm")]
+    if not vm_items or mpvm.available():
+        return
+    if os.environ.get("RETROSTEP_REQUIRE_VM"):
+        raise pytest.UsageError(f"RETROSTEP_REQUIRE_VM is set but {VM_MISSING}")
+    for item in vm_items:
+        item.add_marker(pytest.mark.skip(reason=VM_MISSING))
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,7 @@
 """The device loop on the real MicroPython VM: a session of a walking trace with every
 loop round after the first under micropython.heap_lock()."""
 
+import pytest
 from pathlib import Path
 
 import retrostep
@@ -8,6 +9,8 @@ from retrostep.sim import corpus
 from retrostep.vm import mpvm
 from retrostep.engine.run import run_engine
 from retrostep.formats.trace import quantise
+
+pytestmark = pytest.mark.vm
 
 HOST = Path(retrostep.__file__).resolve().parent
 

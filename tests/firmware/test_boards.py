@@ -209,7 +209,7 @@ def test_detect_on_the_laptop_is_none():
     assert boards.detect() is None
 
 
-@pytest.mark.skipif(not mpvm.available(), reason="node or the MicroPython npm package is missing (npm ci)")
+@pytest.mark.vm
 def test_module_runs_on_micropython():
     code = "from rstep import boards\n"
     code += "print(boards.names())\n"

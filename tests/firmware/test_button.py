@@ -300,7 +300,7 @@ for irq, poll in ((False, 1), (False, 10), (True, 1), (True, 250)):
 """
 
 
-@pytest.mark.skipif(not mpvm.available(), reason="the MicroPython VM (node + npm package) is missing")
+@pytest.mark.vm
 def test_micropython_vm_gives_the_same_events_without_allocating():
     t0 = (1 << 30) - 5000  # through the ticks wrap
     res = mpvm.run(SCENARIO.format(pkg="rstep") + VM_MAIN.format(t0=t0), timeout_s=60)

@@ -378,7 +378,7 @@ out.append("same " + str(config.load({root!r} + "saved.json") == cfg))
 """
 
 
-@pytest.mark.skipif(not mpvm.available(), reason="the MicroPython VM (node + npm package) is missing")
+@pytest.mark.vm
 def test_micropython_vm_loads_checks_and_saves_like_cpython(tmp_path):
     names = [n for n, _ in CASES]
     files = {"/cfg/" + n: text.encode() for n, text in CASES}

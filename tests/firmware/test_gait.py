@@ -36,6 +36,7 @@ def scores(tuning_scores):
     return core, summarise(core)
 
 
+@pytest.mark.slow
 def test_step_count_error_meets_targets(scores):
     per, summary = scores
     assert summary["step_error_pct_median"] <= 1.0
@@ -92,6 +93,7 @@ def test_results_do_not_depend_on_how_samples_are_batched():
     assert events == whole and len(whole) > 40
 
 
+@pytest.mark.slow
 def test_every_intermediate_stays_a_small_int_on_adversarial_input():
     checked = load_checked(gait.__file__, "gait_checked",
                            skip_functions=("__init__", "_sine_table", "_atan_table"))

@@ -10,6 +10,8 @@ from retrostep.vm.enginevm import engine_counters, run_engine_vm
 from retrostep.engine.run import engine_settings, run_engine
 from retrostep.formats.trace import quantise
 
+pytestmark = pytest.mark.vm
+
 PARITY_CASES = ("mixed_pauses", "bwd_curve_left", "shuffle_bwd", "jog_bwd", "mount_reversed",
                 "turning_in_place", "seated_leg_swing")
 
@@ -31,6 +33,7 @@ def test_vm_events_equal_cpython_events_under_heap_lock(name):
         assert eng.strides > 5
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("odr", [104, 208])
 def test_saturated_and_random_input_never_allocates_on_the_vm(odr):
     samples = adversarial_samples(1000 + odr)

@@ -417,7 +417,7 @@ for kick in (0, 20):
 """
 
 
-@pytest.mark.skipif(not mpvm.available(), reason="the MicroPython VM (node + npm package) is missing")
+@pytest.mark.vm
 def test_micropython_vm_plays_the_same_timeline_without_allocating():
     t0 = (1 << 30) - 4000  # through the ticks wrap
     res = mpvm.run(SCENARIO.format(mod="rstep.haptics") + VM_MAIN.format(t0=t0), timeout_s=60)

@@ -169,6 +169,7 @@ def test_unsupported_settings_are_refused():
 # --- streaming ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("personality", BOTH)
 def test_an_hour_of_samples_streams_through_fifo_bit_exact_in_order(personality):
     emu, bus, imu = rig(personality)
@@ -414,11 +415,10 @@ run("LSM6DS3TR-C")
 """
 
 
+@pytest.mark.vm
 def test_driver_runs_allocation_free_on_the_micropython_vm():
     from retrostep.vm import mpvm
 
-    if not mpvm.available():
-        pytest.skip("the MicroPython VM (node + npm package) is missing")
     import retrostep.sim.lsm6ds_emu as emu_mod
 
     res = mpvm.run(VM_DRIVER_RUN, files={"/lib/lsm6ds_emu.py": emu_mod.__file__}, timeout_s=60)

@@ -516,8 +516,7 @@ print(ok, log.file_name(n), other.close_session({{}}))
 """
 
 
-@pytest.mark.skipif(not mpvm.available(),
-                    reason="the MicroPython VM (node + npm package) is missing")
+@pytest.mark.vm
 def test_micropython_vm_writes_the_same_bytes_without_allocating(tmp_path):
     samples = walk_samples(6)[:450]
     events = [v for e in EVENTS for v in e]

@@ -66,6 +66,7 @@ def test_same_case_same_bytes(tmp_path):
         assert blobs[0] == blobs[1], name
 
 
+@pytest.mark.slow
 def test_every_case_is_written_and_indexed(written):
     out, index = written
     names = [e["name"] for e in index["cases"]]
@@ -160,6 +161,7 @@ def test_set(tmp_path_factory):
     return out, index, labels
 
 
+@pytest.mark.slow
 def test_frozen_test_set_is_what_was_frozen(test_set):
     out, index, labels = test_set
     assert index["labels_sha256"] == corpus.FROZEN_SHA256

@@ -5,7 +5,8 @@ import json
 import subprocess
 import sys
 
-from retrostep.app import demo
+import pytest
+
 from retrostep.sim import demolog
 
 
@@ -26,6 +27,8 @@ def test_demo_replay_only_counts_alerts_and_charts(tmp_path):
     assert "drift alert" in p.stdout
 
 
+@pytest.mark.vm
+@pytest.mark.slow
 def test_demo_walks_the_journey_on_the_virtual_board(tmp_path):
     """The README's main command: deploy, walk, sync, report on a virtual board."""
     p = subprocess.run([sys.executable, "-m", "retrostep.cli", "demo", "--out", str(tmp_path)],

@@ -15,6 +15,8 @@ from retrostep.errors import RetrostepError
 from retrostep.vm.vboard import VirtualBoard
 
 
+@pytest.mark.vm
+@pytest.mark.slow
 def test_deploy_copies_only_what_changed(tmp_path):
     fs = tmp_path / "flash"
     with VirtualBoard(fs, serve=True) as vb:
@@ -34,6 +36,7 @@ def test_deploy_copies_only_what_changed(tmp_path):
     assert (fs / "lib" / "rstep" / "gait.mpy").read_bytes()[:1] == b"M"  # a real .mpy
 
 
+@pytest.mark.vm
 def test_deploy_refuses_a_bad_config_and_writes_nothing(tmp_path):
     cfg = tmp_path / "config.json"
     cfg.write_text(json.dumps({"gait": {"still_ms": 5}}))
@@ -44,6 +47,8 @@ def test_deploy_refuses_a_bad_config_and_writes_nothing(tmp_path):
             assert b.hashes(["/main.py"])["/main.py"] == (None, None)
 
 
+@pytest.mark.vm
+@pytest.mark.slow
 def test_deploy_session_sync_report_on_the_virtual_board(tmp_path):
     csv, _ = bundled_paths()
     fs = tmp_path / "flash"

@@ -8,7 +8,7 @@ import pytest
 from retrostep.vm import mpvm
 from retrostep.errors import RetrostepError
 
-needs_vm = pytest.mark.skipif(not mpvm.available(), reason="node or the MicroPython npm package is missing (npm ci)")
+needs_vm = pytest.mark.vm
 
 
 def src(text):

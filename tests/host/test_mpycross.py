@@ -69,7 +69,7 @@ def test_unknown_arch_and_not_mpy(tmp_path):
         mpycross.read_header(junk)
 
 
-@pytest.mark.skipif(not mpvm.available(), reason="node or the MicroPython npm package is missing (npm ci)")
+@pytest.mark.vm
 def test_compiled_package_imports_on_the_vm(tmp_path):
     # bytecode-only .mpy is portable: the WebAssembly VM imports what mpy-cross built
     pkg = tmp_path / "src" / "mpkg"

@@ -40,6 +40,7 @@ def lib_files(lib):
             for p in lib.rglob("*") if p.is_file() and not p.name.startswith(".")}
 
 
+@pytest.mark.vm
 def test_sync_copies_verifies_and_removes(board_fs, tmp_path):
     want = make_logs(board_fs, [5000, 123, 20000])
     lib = tmp_path / "lib"
@@ -52,6 +53,7 @@ def test_sync_copies_verifies_and_removes(board_fs, tmp_path):
     assert not list((board_fs / "logs").glob("*.rsl"))  # removed only after verifying
 
 
+@pytest.mark.vm
 def test_keep_leaves_the_board_copy_and_a_second_sync_fetches_nothing(board_fs, tmp_path):
     want = make_logs(board_fs, [3000, 4000])
     lib = tmp_path / "lib"
@@ -67,6 +69,8 @@ class CutCable(Exception):
     pass
 
 
+@pytest.mark.vm
+@pytest.mark.slow
 def test_interrupted_at_every_chunk_boundary_resumes_identically(board_fs, tmp_path,
                                                                 monkeypatch):
     monkeypatch.setattr(syncmod, "CHUNK", 256)
@@ -132,6 +136,7 @@ class LyingBoard(Board):
         return self.rewrite(code, super().run(code))
 
 
+@pytest.mark.vm
 def test_a_board_that_lies_never_writes_outside_nor_loses_its_copy(board_fs, tmp_path):
     want = make_logs(board_fs, [2000])
     lib = tmp_path / "lib"

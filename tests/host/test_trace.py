@@ -158,6 +158,7 @@ def test_write_into_missing_folder(tmp_path):
         write_trace(tmp_path / "nope" / "t.csv", make_trace(100, 0.5))
 
 
+@pytest.mark.slow
 def test_one_hour_at_400_hz_writes_and_reads_back(tmp_path):
     """An hour at 400 Hz round-trips (its speed is bench/engine_bench.py's to print)."""
     trace = make_trace(400, 3600.0)

@@ -3,6 +3,7 @@ mpremote (the README's command line), walks a trace with button presses, and its
 log equals `retrostep replay` of the same samples event for event; every drift alert
 buzzed the drift pattern right after it."""
 
+import pytest
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,8 @@ from retrostep.sim.demolog import bundled_paths
 from retrostep.firmware import gait, haptics
 from retrostep.engine.run import run_engine
 from retrostep.vm.vboard import VirtualBoard
+
+pytestmark = [pytest.mark.vm, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 

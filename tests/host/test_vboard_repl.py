@@ -12,11 +12,9 @@ import time
 
 import pytest
 
-from retrostep.vm import mpvm
 from retrostep.vm.vboard import VirtualBoard, unique_id
 
-pytestmark = pytest.mark.skipif(not mpvm.available(),
-                                reason="node or the MicroPython npm package is missing (npm ci)")
+pytestmark = pytest.mark.vm
 
 BOOT = 'with open("boots.txt", "a") as f:\n    f.write("b")\n'
 MAIN_FOREVER = """\
@@ -102,6 +100,7 @@ def test_exception_on_the_board_makes_mpremote_fail_with_its_traceback(board):
     assert "ZeroDivisionError: divide by zero" in out
 
 
+@pytest.mark.slow
 def test_fs_cp_both_ways_keeps_every_byte(board, tmp_path):
     data = os.urandom(6000)
     (tmp_path / "blob.bin").write_bytes(data)

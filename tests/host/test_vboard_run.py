@@ -15,13 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from retrostep.vm import mpvm
 from retrostep.analysis.replay import replay_file
 from retrostep.formats.trace import Trace, read_trace, write_trace
 from retrostep.vm.vboard import VirtualBoard, deploy_sources
 
-pytestmark = pytest.mark.skipif(not mpvm.available(),
-                                reason="node or the MicroPython npm package is missing (npm ci)")
+pytestmark = pytest.mark.vm
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "host" / "retrostep" / "data" / "demo_walk.csv"
@@ -185,6 +183,7 @@ def test_trace_start_puts_t0_at_a_chosen_time(tmp_path, trace_csv):
     assert rep["sim_s"] >= 3.0 + 20.0 + 2.0  # start, trace, grace
 
 
+@pytest.mark.slow
 def test_realtime_paces_the_board_to_the_wall_clock(tmp_path):
     n = 104 * 2
     path = tmp_path / "still.csv"
