@@ -61,18 +61,48 @@ How it works (docs/engine.md has the reasoning and the figures):
   by a fraction of that) or a held heading deviation raise a drift alert (with
   hysteresis and a cool-down).
 
-State (units and formats of the per-sample loop):
-    name            unit / format                     range
-    _esum           energy, window sum                0 .. W * 2**24
-    _th             energy, the stance level          _iexp(_lmin .. _lmax)
-    _fl, _pk        log2 of energy, 1/8 octave        0 .. 230
-    _bx, _by, _bz   gyro bias, Q4 LSB                 +-_bmax >> 8
-    _ba             bias accumulators, Q12 LSB        +-_bmax
-    _gs             stance acceleration sums, LSB     +-32767 * 256
-    _r              attitude rows, Q14                |row| < 1.46 (renormalised)
-    v*, p*          velocity 4 LSB*samples, position 32 LSB*samples^2 (x8 at 1 g)
-    heading         binary angle, 65536 = one turn    signed, wrapped
-    lateral_mm      mm                                +-1e6
+State: the one table of the engine's fields, their units and formats. feed() copies
+the starred ones into locals (the same names without the underscore, m1x.. for _ma) and
+back (of an array starred in brackets, only the index); the rest, and the arrays, it
+reads and writes in place.
+    name              unit / format                                   range
+  * n                 samples since reset()                           < 2**30
+  * _ring, (_ri)      one sample's energy e (below); the ring's slot  0 .. _E_MAX
+  * _esum             energy, sum of _ring over the window (_K_WN)    0 .. 16 * 2**24
+  * _th               energy, the stance level                        _iexp(_lmin.._lmax)
+  * _still            samples in a row at or below the level          0 .. n
+  * _qmin, _qmax      energy, lowest and highest since _seg restarted 0 .. 16 * 2**24
+  * _seg              samples since the level was last re-learnt      0 .. _K_ESC
+  * _phase            _STANCE, _SWING or _ABORTED
+    _fl, _pk          log2 of energy, 1/8 octave (floor, peak)        -1 (unset), 0 .. 230
+  * _bx, _by, _bz     gyro bias, Q4 LSB (1/16 LSB)                    +-_bmax >> 8
+    _ba               bias accumulators, Q12 LSB                      +-_bmax
+  * _ma               per axis x, y, z: the last rate and the last    +-2**21
+                      two pair sums of rates, Q4 LSB
+  * _pa               the previous acceleration sample, LSB           int16
+    _gs, _gn          stance acceleration sums (LSB), their count     +-32767 * 255, < 256
+    _r                attitude rows x, y, z (levelled frame's axes    |row| < 1.46
+                      in device coordinates), Q14
+    _td, _up          the toe, the up vector(s) in device coords, Q14 |v| <= 1
+  * _ns               swing samples integrated                        0 .. _K_MAX_SWING
+  * _vx, _vy, _vz     velocity, 4 LSB x samples (sums of a >> 2)      +-dv * _K_MAX_SWING
+  * _px, _py, _pz     position, 32 LSB x samples^2 (sums of v >> 3)   < 2**30 (_K_MAX_SWING)
+  * _gz0              |gravity| at lift-off, 4 LSB                    ~ g_lsb / 4
+  * _el0, _lobe       toe elevation at lift-off, landing pitch lobe,  +-16384
+                      Q14 sine
+  * _jr, (_ji)        change of a since the last sample, squared, in  0 .. _JR_MAX
+                      (2**jsh LSB)^2 / 64, for the last _JR samples
+    _ax               toe axis: swing sums of squares of the ground   +-2**30
+                      rotation axis (uu, vv, uv), strides' (c, s)
+    heading           binary angle, 65536 = one turn                  signed, wrapped
+    lateral_mm        mm                                              +-1e6
+    _hr, _hk          reference headings (bam16); last headings and   int16
+                      lengths (bam16, mm)
+    _pv               the pending stride (see _end_swing)
+    _k                the constants derived from the settings (_K_*)
+One sample's energy e, in the units _energy_units() sets (~0.28 deg/s and ~1/128 g):
+|4-sample rate sum >> (gsh + 2)|^2 + 2 min(| |a >> ash|^2 - 1 g^2 |, _E_TILT_MAX)
++ j / 4 when j > _J_IMPACT (j: the change of a, squared, in 2**jsh LSB), capped at _E_MAX.
 """
 
 from array import array
@@ -468,20 +498,21 @@ class Gait:
         self._k[_K_MOUNT0] = (c["mount_yaw_deg"] * 65536) // 360
         self._evq = _zeros("i", (_EVQ * EV_FIELDS))
         self._ring = _zeros("i", _WN_MAX)
-        self._jr = _zeros("H", _JR)  # change of acceleration (/64) of the last samples
-        self._pa = _zeros("i", 3)  # previous acceleration sample
-        self._ba = _zeros("i", 3)  # gyro bias accumulators, Q12 LSB
-        self._gs = _zeros("i", 3)  # stance acceleration sums, LSB
-        self._r = _zeros("i", 9)  # attitude rows, Q14
-        self._td = _zeros("i", 3)  # the toe in device coordinates, Q14
-        # up in device coordinates, Q14: [0:3] of the last stance long enough to tell,
-        # [3:6] of the pending stride's lift-off
+        # (units and formats of every field: the State table in the module docstring)
+        self._jr = _zeros("H", _JR)
+        self._pa = _zeros("i", 3)
+        self._ba = _zeros("i", 3)
+        self._gs = _zeros("i", 3)
+        self._r = _zeros("i", 9)
+        self._td = _zeros("i", 3)
+        # up: [0:3] of the last stance long enough to tell, [3:6] of the pending stride's
+        # lift-off
         self._up = _zeros("i", 6)
-        self._ma = _zeros("i", 9)  # per axis: the last rate, the last two pair sums (Q4)
-        self._hr = _zeros("h", 8)  # headings of the reference strides (bam16)
-        self._hk = _zeros("h", 16)  # the last 8 backward strides: heading bam16, length mm
-        self._pv = _zeros("i", _PV)  # the pending stride
-        self._ax = _zeros("i", 5)  # toe axis: swing sums uu, vv, uv; strides c, s
+        self._ma = _zeros("i", 9)
+        self._hr = _zeros("h", 8)  # the reference strides (ref_strides <= 8)
+        self._hk = _zeros("h", 16)  # the last 8 backward strides: heading, length
+        self._pv = _zeros("i", _PV)
+        self._ax = _zeros("i", 5)
         self.reset()
 
     def reset(self):
@@ -663,6 +694,7 @@ class Gait:
             either of the last two: no stance for esc samples: re-learn the level, to
                       _ABORTED
         """
+        # the starred fields of the State table (module docstring), into locals
         ring = self._ring
         ri = self._ri
         wn = self._k[_K_WN]
@@ -935,6 +967,7 @@ class Gait:
                 self._end_bout()
                 bout_end = -1
             n += 1
+        # ... and back
         self.n = n
         self._ri = ri
         self._esum = esum
