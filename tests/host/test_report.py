@@ -224,6 +224,7 @@ def test_side_steps_show_in_the_report_apart_from_forward_and_backward(tmp_path)
     from retrostep.sim import corpus
     from retrostep.firmware import gait
     from retrostep.analysis.report import summary_rows
+    from retrostep.formats.samples import int16_flat
     from retrostep.formats.trace import quantise
 
     trace, labels = corpus.make_case("sidestep_left_right")
@@ -231,7 +232,7 @@ def test_side_steps_show_in_the_report_apart_from_forward_and_backward(tmp_path)
     eng = gait.Gait(b.odr_hz, b.accel_ug_per_lsb, b.gyro_udps_per_lsb)
     log = lb.Logbook(str(tmp_path), fs_free_fn=lambda: 1 << 28)
     number = log.open_session(start_s=1_700_000_000, board_id="side", raw=False)
-    flat = array("h", b.samples.astype("<i2").tobytes())
+    flat = int16_flat(b.samples)
     ev = array("i", [0] * gait.EV_FIELDS)
     done, n = 0, len(b.samples)
     while done < n:
@@ -250,3 +251,6 @@ def test_side_steps_show_in_the_report_apart_from_forward_and_backward(tmp_path)
     assert rows["Side-steps"] == str(eng.sideways_steps)
     assert f"{len(side)} sideways" in rows["Strides (this foot)"]
     assert rows["Backward minutes"].startswith("0.0")
+    # the figure draws side-steps in their own colour (it raised KeyError: 'sideways')
+    png, page, _ = write_report(log.file_name(number), str(tmp_path / "out"))
+    assert png_size(png) == (1500, 1200)

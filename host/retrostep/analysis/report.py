@@ -35,10 +35,10 @@ import numpy as np
 
 from retrostep.errors import RetrostepError
 from retrostep.firmware import gait
-from retrostep.analysis.library import (Session, bouts_of, read_session)
+from retrostep.analysis.chart import DIR_COLOURS
+from retrostep.analysis.library import Session, bouts_of, read_session
 from retrostep.units import bam16_to_deg
 
-DIR_COLOURS = {"forward": "tab:cyan", "backward": "tab:orange"}
 ALERT_COLOUR = "red"
 ON_LINE_COLOUR = "green"
 FIG_SIZE_IN = (15, 12)
@@ -368,8 +368,9 @@ def _plot_stride_length(ax, rep, ser):
     ax.set_ylim(bottom=0)
     ax.set_title("Stride length (one foot's stride: about two steps)", fontsize=10,
                  loc="left")
-    ax.legend(handles=[Patch(color=DIR_COLOURS[d], label=d) for d in DIR_COLOURS],
-              loc="lower right", fontsize=8, ncol=2)
+    shown = [d for d in DIR_COLOURS if d != "sideways" or d in ser.dirs]
+    ax.legend(handles=[Patch(color=DIR_COLOURS[d], label=d) for d in shown],
+              loc="lower right", fontsize=8, ncol=len(shown))
 
 
 def _plot_heading(ax, rep, ser):
@@ -675,7 +676,7 @@ def stride_rows(rep):
 
 def summary_row(rep):
     s = rep.session
-    ml = {d: rep.mean_length_m(d) for d in DIR_COLOURS}
+    ml = {d: rep.mean_length_m(d) for d in ("forward", "backward")}
     return {
         "board_id": s.board_id, "session": s.number,
         "start": s.start.isoformat() if s.start else "",
