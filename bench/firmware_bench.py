@@ -19,6 +19,7 @@ import numpy as np
 from retrostep.sim import corpus
 from retrostep.vm import mpvm
 from retrostep.device import mpycross
+from retrostep.formats.samples import int16_bytes
 from retrostep.formats.trace import quantise
 
 HOST = Path(mpvm.__file__).resolve().parents[1]  # host/retrostep
@@ -45,7 +46,7 @@ def main():
     b = quantise(trace)
     reps = int(np.ceil(args.minutes * 60 * b.odr_hz / len(b.samples)))
     samples = np.tile(b.samples, (reps, 1))[: int(args.minutes * 60 * b.odr_hz)]
-    files = {"/data/samples.bin": samples.astype("<i2").tobytes(),
+    files = {"/data/samples.bin": int16_bytes(samples),
              "/lib/lsm6ds_emu.py": str(HOST / "sim" / "lsm6ds_emu.py"),
              "/lib/device_rig.py": str(HOST / "vm" / "device_rig.py")}
     res = mpvm.run(VM_CODE.format(lock=200), files=files,

@@ -23,6 +23,7 @@ import numpy as np
 from retrostep.firmware import logbook as lb
 from retrostep.firmware import sensor
 from retrostep.formats.logdecode import decode
+from retrostep.formats.samples import int16_flat
 from retrostep.engine.run import run_engine
 
 FIFO_BATCH = 26  # samples per FIFO read (a quarter second at 104 Hz)
@@ -80,7 +81,7 @@ def write_session(samples, events, raw, tmp):
     """Bytes of the session file and the bytes of its raw records."""
     log = lb.Logbook(tmp, fs_free_fn=lambda: 1 << 28)
     n = log.open_session(start_s=0, board_id="bench", fw_version="bench", raw=raw)
-    flat = array("h", samples.astype("<i2").tobytes())
+    flat = int16_flat(samples)
     ev = array("i", [0] * 8)
     e = 0
     for start in range(0, len(samples), FIFO_BATCH):

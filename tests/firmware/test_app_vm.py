@@ -8,6 +8,7 @@ import retrostep
 from retrostep.sim import corpus
 from retrostep.vm import mpvm
 from retrostep.engine.run import run_engine
+from retrostep.formats.samples import int16_bytes
 from retrostep.formats.trace import quantise
 
 pytestmark = pytest.mark.vm
@@ -18,7 +19,7 @@ HOST = Path(retrostep.__file__).resolve().parent
 def test_device_loop_allocates_nothing_per_round_and_counts_like_replay():
     trace, _ = corpus.make_case("walk_bwd_slow")
     b = quantise(trace)
-    files = {"/data/samples.bin": b.samples.astype("<i2").tobytes(),
+    files = {"/data/samples.bin": int16_bytes(b.samples),
              "/lib/lsm6ds_emu.py": str(HOST / "sim" / "lsm6ds_emu.py"),
              "/lib/device_rig.py": str(HOST / "vm" / "device_rig.py")}
     res = mpvm.run("import device_rig\ndevice_rig.run(lock_after=1)\n", files=files,

@@ -4,12 +4,14 @@
 """
 
 import os
+from array import array
 
 import numpy as np
 
 from retrostep.firmware import gait
 from retrostep.engine.run import engine_settings, new_engine
 from retrostep.schema import DIRECTION_NAMES
+from retrostep.formats.samples import int16_flat
 from retrostep.formats.trace import gap_rows, quantise
 
 DIR_COLOURS = {"forward": "tab:cyan", "backward": "tab:orange", "sideways": "tab:olive"}
@@ -23,12 +25,9 @@ def engine_timeline(board, settings=None, calibrate_strides=0):
     board.samples) and the raw events. The engine is told of the board's gaps.
     Slower than replay (one feed() call per sample); meant for charts of short traces.
     """
-    from array import array
-
     eng = new_engine(board.odr_hz, board.accel_ug_per_lsb, board.gyro_udps_per_lsb,
                      settings, calibrate_strides)
-    flat = array("h")
-    flat.frombytes(board.samples.astype("<i2").tobytes())
+    flat = int16_flat(board.samples)
     n = len(board.samples)
     lost_before = dict(gap_rows(board.gaps))
     stance = np.zeros(n, dtype=bool)
