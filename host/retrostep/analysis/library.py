@@ -40,11 +40,12 @@ from retrostep.errors import RetrostepError
 from retrostep.firmware import gait
 from retrostep.firmware import logbook as lb
 from retrostep.formats.clock import clock_was_set, rtc_datetime
+from retrostep.schema import COUNTERS
 
 ENV_LIBRARY = "RETROSTEP_LIBRARY"
 DEFAULT_LIBRARY = "~/.retrostep/library"
 CACHE_FILE = ".index.json"
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: sideways counters
 BOUT_GAP_S = gait.DEFAULTS["bout_gap_s"]
 
 # the weekly programme (DESIGN.md section 1): 10-15 min backward, 4 days a week, 4 weeks
@@ -162,7 +163,9 @@ class Session:
     strides: int = 0
     forward_strides: int = 0
     backward_strides: int = 0
-    drift_alerts: int = 0
+    sideways_steps: int = 0
+    sideways_strides: int = 0
+    drift_alerts: int = 0  # the counters above are retrostep.schema.COUNTERS (a test checks)
     bouts: int = 0
     forward_minutes: float = 0.0
     backward_minutes: float = 0.0
@@ -216,8 +219,7 @@ def read_session(path, board_hint="", log=None) -> tuple[Session, dict | None]:
     s.start_s = info["start_s"]
     when = rtc_datetime(info["start_s"])
     s.start = when if clock_was_set(when) else None
-    for key in ("duration_s", "steps", "forward_steps", "backward_steps", "strides",
-                "forward_strides", "backward_strides", "drift_alerts"):
+    for key in ("duration_s",) + COUNTERS:
         setattr(s, key, result[key])
     bl = bouts_of(result["events"])
     s.bouts = len(bl)

@@ -35,6 +35,7 @@ import numpy as np
 
 from retrostep.errors import RetrostepError
 from retrostep.firmware import gait
+from retrostep.schema import COUNTERS
 from retrostep.analysis.chart import DIR_COLOURS
 from retrostep.analysis.library import Session, bouts_of, read_session
 from retrostep.units import bam16_to_deg
@@ -647,9 +648,8 @@ def write_report(path, out_dir="out"):
 
 STRIDE_COLUMNS = ("board_id", "session", "session_start", "t_s", "time", "direction",
                   "confidence_pct", "length_m", "heading_deg", "lateral_offset_m")
-SUMMARY_COLUMNS = ("board_id", "session", "start", "duration_s", "steps", "forward_steps",
-                   "backward_steps", "strides", "forward_strides", "backward_strides",
-                   "forward_minutes", "backward_minutes", "bouts", "drift_alerts",
+SUMMARY_COLUMNS = ("board_id", "session", "start", "duration_s", *COUNTERS,
+                   "forward_minutes", "backward_minutes", "bouts",
                    "mean_forward_stride_m", "mean_backward_stride_m", "complete",
                    "problems", "path")
 
@@ -680,12 +680,9 @@ def summary_row(rep):
     return {
         "board_id": s.board_id, "session": s.number,
         "start": s.start.isoformat() if s.start else "",
-        "duration_s": s.duration_s, "steps": s.steps, "forward_steps": s.forward_steps,
-        "backward_steps": s.backward_steps, "strides": s.strides,
-        "forward_strides": s.forward_strides, "backward_strides": s.backward_strides,
+        "duration_s": s.duration_s, **{k: getattr(s, k) for k in COUNTERS},
         "forward_minutes": round(s.forward_minutes, 3),
         "backward_minutes": round(s.backward_minutes, 3), "bouts": len(rep.bouts),
-        "drift_alerts": s.drift_alerts,
         "mean_forward_stride_m": "" if ml["forward"] is None else round(ml["forward"], 3),
         "mean_backward_stride_m": "" if ml["backward"] is None else round(ml["backward"], 3),
         "complete": int(s.complete), "problems": len(s.problems), "path": rep.path,
