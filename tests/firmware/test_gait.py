@@ -14,6 +14,7 @@ from smallint import load_checked
 from retrostep.sim import corpus
 from retrostep.analysis.evaluate import evaluate_directory, summarise
 from retrostep.firmware import gait
+from retrostep.formats.samples import int16_flat
 from retrostep.engine.run import run_engine
 from retrostep.analysis.replay import replay_trace
 from retrostep.formats.trace import quantise
@@ -83,7 +84,7 @@ def test_results_do_not_depend_on_how_samples_are_batched():
     _, b = _board("mixed_pauses")
     _, whole = run_engine(b.samples, b.odr_hz, b.accel_ug_per_lsb, b.gyro_udps_per_lsb)
     eng = gait.Gait(b.odr_hz, b.accel_ug_per_lsb, b.gyro_udps_per_lsb)
-    flat = array("h", b.samples.astype("<i2").tobytes())
+    flat = int16_flat(b.samples)
     ev, events, k = array("i", [0] * gait.EV_FIELDS), [], 0
     rng = np.random.default_rng(1)
     while k < len(b.samples):
@@ -99,7 +100,7 @@ def test_every_intermediate_stays_a_small_int_on_adversarial_input():
                            skip_functions=("__init__", "_sine_table", "_atan_table"))
     for odr in (104, 208, 416):
         eng = checked.Gait(odr, 488, 70000)
-        flat = array("h", adversarial_samples(odr).astype("<i2").tobytes())
+        flat = int16_flat(adversarial_samples(odr))
         ev, k, n = array("i", [0] * gait.EV_FIELDS), 0, len(flat) // 6
         while k < n:
             k = eng.feed(flat, k, n)  # raises SmallIntOverflow naming the line
@@ -180,7 +181,7 @@ def test_replay_of_a_session_log_reruns_its_raw_samples(tmp_path):
     eng = gait.Gait(b.odr_hz, b.accel_ug_per_lsb, b.gyro_udps_per_lsb)
     log = logbook.Logbook(str(tmp_path))
     n = log.open_session(raw=True)
-    flat = array("h", b.samples.astype("<i2").tobytes())
+    flat = int16_flat(b.samples)
     ev = array("i", [0] * gait.EV_FIELDS)
     for k in range(0, len(b.samples), 52):  # FIFO batches, as the board does
         end = min(len(b.samples), k + 52)
@@ -337,7 +338,7 @@ def test_reset_starts_a_session_that_knows_nothing_of_the_last():
     """After reset() the engine gives what a new engine gives (the board resets it for
     every session)."""
     def events(eng, b, stop=None):
-        flat = array("h", b.samples.astype("<i2").tobytes())
+        flat = int16_flat(b.samples)
         n = len(b.samples) if stop is None else stop
         ev, out, k = array("i", [0] * gait.EV_FIELDS), [], 0
         while k < n:

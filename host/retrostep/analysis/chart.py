@@ -11,6 +11,7 @@ import numpy as np
 from retrostep.firmware import gait
 from retrostep.engine.run import engine_settings, new_engine
 from retrostep.schema import DIRECTION_NAMES
+from retrostep.units import bam16_to_deg
 from retrostep.formats.samples import int16_flat
 from retrostep.formats.trace import gap_rows, quantise
 
@@ -40,7 +41,7 @@ def engine_timeline(board, settings=None, calibrate_strides=0):
             eng.gap(lost_before[k])
         eng.feed(flat, k, k + 1)
         stance[k] = eng.in_stance
-        heading[k] = eng.heading_bam() * 360 / 65536
+        heading[k] = bam16_to_deg(eng.heading_bam())
         lateral[k] = eng.lateral_mm / 1000
         while eng.pop(ev):
             events.append(tuple(ev))
