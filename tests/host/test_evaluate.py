@@ -5,6 +5,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from retrostep.analysis.evaluate import match_strides, score, summarise
 
 LABELS = {
@@ -191,3 +193,58 @@ def test_cli_prints_every_summary_figure(tmp_path):
                  "alerted before 1.0 m of true offset: 0/0",
                  "straight walks with any drift alert: 0/1"):
         assert text in p.stdout, (text, p.stdout)
+
+
+GOOD_RESULT = {"steps": 2, "events": [{"t_s": 1.0, "type": "stride", "direction": "backward"}]}
+GOOD_LABELS = {"steps": 2, "strides": [{"t_land_s": 1.0, "direction": "backward"}]}
+HOSTILE = [  # (which file is bad, its JSON text, words of the one-line error)
+    ("result", "[1, 2]", ["a list, not an object"]),
+    ("result", "{}", ["'steps'"]),
+    ("result", '{"steps": "2", "events": []}', ["'steps'"]),
+    ("result", '{"steps": true, "events": []}', ["'steps'"]),
+    ("result", '{"steps": 2, "events": {}}', ["'events'"]),
+    ("result", '{"steps": 2, "events": [{"t_s": "1"}]}', ["event 0"]),
+    ("result", '{"steps": 2, "events": [7]}', ["event 0"]),
+    ("result", "[" * 100000 + "]" * 100000, ["nested too deeply"]),
+    ("result", '{"steps": 2, "events": [', ["not a valid"]),
+    ("labels", '"text"', ["a str, not an object"]),
+    ("labels", '{"strides": {}}', ["'strides' is not a list"]),
+    ("labels", '{"strides": [{"t_land_s": "1", "direction": "backward"}]}', ["stride 0"]),
+    ("labels", '{"strides": [{"t_land_s": 1}]}', ["stride 0"]),
+    ("labels", '{"steps": -1, "strides": []}', ["'steps'"]),
+    ("labels", '{"strides": [], "drift": []}', ["'drift'"]),
+    ("labels", '{"strides": [], "drift": {"lateral_offset_m": [[1]]}}', ["lateral_offset_m"]),
+    ("labels", '{"strides": [], "drift": {"leaves_line_t_s": "soon"}}', ["leaves_line_t_s"]),
+]
+
+
+@pytest.mark.parametrize("which,text,words", HOSTILE)
+def test_hostile_json_is_one_line_and_exit_2(tmp_path, capsys, which, text, words):
+    from retrostep import cli
+
+    files = {"result": json.dumps(GOOD_RESULT), "labels": json.dumps(GOOD_LABELS)}
+    files[which] = text
+    for name, body in files.items():
+        (tmp_path / f"{name}.json").write_text(body)
+    assert cli.main(["eval", str(tmp_path / "result.json"), str(tmp_path / "labels.json")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and err.startswith("retrostep eval: error: "), err
+    assert f"{which}.json" in err
+    for w in words:
+        assert w in err, (w, err)
+
+
+@pytest.mark.parametrize("kind", ["directory", "pipe"])
+def test_a_result_that_is_not_a_file_is_refused_not_read(tmp_path, capsys, kind):
+    from retrostep import cli
+
+    target = tmp_path / "result.json"
+    target.mkdir() if kind == "directory" else os.mkfifo(target)
+    (tmp_path / "labels.json").write_text(json.dumps(GOOD_LABELS))
+    assert cli.main(["eval", str(target), str(tmp_path / "labels.json")]) == 2
+    assert "not a replay result JSON file" in capsys.readouterr().err
+
+
+def test_the_good_pair_of_the_hostile_tests_scores():
+    s = score(GOOD_RESULT, GOOD_LABELS)
+    assert s["recall"] == 1.0 and s["backward_accuracy"] == 1.0

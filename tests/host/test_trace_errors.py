@@ -5,6 +5,7 @@ and the reason) and through the command line (exit code 2, the same message on s
 no traceback).
 """
 
+import os
 import subprocess
 import sys
 
@@ -148,6 +149,18 @@ CASES = [
         ["'# recorded yesterday' is not a '# key: value' line"],
     ),
     ("meta-key-twice", "# a: 1\n# b: 2\n# a: 3\n" + HEADER + rows(3), 3, ["'a'", "second"]),
+    # the metadata a replay acts on is checked when the trace is read
+    ("meta-yaw-inf", "# mount_yaw_deg: inf\n" + HEADER + rows(3), 1,
+     ["mount_yaw_deg: 'inf'", "-360 to 360"]),
+    ("meta-yaw-overflow", "# a: b\n# mount_yaw_deg: 1e400\n" + HEADER + rows(3), 2,
+     ["mount_yaw_deg: '1e400'"]),
+    ("meta-yaw-words", "# mount_yaw_deg: ten\n" + HEADER + rows(3), 1, ["'ten'"]),
+    ("meta-calibration-superscript", "# calibrate_forward_strides: \u00b2\n" + HEADER + rows(3),
+     1, ["calibrate_forward_strides", "whole number"]),
+    ("meta-calibration-too-many", "# calibrate_forward_strides: 100000\n" + HEADER + rows(3),
+     1, ["0 to 50"]),
+    ("rate-in-microseconds", HEADER + "".join(f"{k * 1e-6:.7f},0,0,1,0,0,0\n" for k in range(50)),
+     None, ["faster than any IMU", "seconds"]),
 ]
 
 
@@ -201,6 +214,27 @@ def test_bad_trace_on_the_command_line(tmp_path, case_id, content, line, needles
     prefix = "retrostep check: error: "
     assert err.startswith(prefix), err
     check_message(err[len(prefix) :], path, line, needles)
+
+
+@pytest.mark.parametrize("case_id,content,line,needles", CASES, ids=[c[0] for c in CASES])
+def test_replay_refuses_what_check_refuses(tmp_path, case_id, content, line, needles, capsys):
+    from retrostep import cli
+
+    path = write_case(tmp_path, case_id, content)
+    assert cli.main(["replay", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and err.startswith("retrostep replay: error: "), err
+    check_message(err[len("retrostep replay: error: "):], path, line, needles)
+
+
+@pytest.mark.parametrize("command", ["check", "replay"])
+def test_a_pipe_is_refused_not_waited_on(tmp_path, command, capsys):
+    from retrostep import cli
+
+    fifo = tmp_path / "walk.csv"
+    os.mkfifo(fifo)  # opening it for reading would block until a writer came
+    assert cli.main([command, str(fifo)]) == 2
+    assert "not a regular file" in capsys.readouterr().err
 
 
 def test_missing_file(tmp_path):

@@ -18,6 +18,7 @@ of all drifting walks; straight (non-drifting) walks with any drift alert.
 import json
 import math
 import os
+import stat
 
 from retrostep.errors import RetrostepError
 
@@ -218,15 +219,89 @@ def summarise(scores):
 
 
 def load_json(path, what):
+    """A JSON file's object; any problem reading it is a one-line RetrostepError."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise RetrostepError(f"{path}: no such {what} file; check the path") from None
+    except OSError as exc:
+        raise RetrostepError(f"{path}: cannot be read ({exc.strerror or exc}); check the "
+                             "path") from None
+    if not stat.S_ISREG(mode):
+        kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
+        raise RetrostepError(f"{path}: {kind}, not a {what} JSON file; give the file's "
+                             "path")
     try:
         with open(path, encoding="utf-8") as f:
             return json.load(f)
-    except FileNotFoundError:
-        raise RetrostepError(f"{path}: no such {what} file; check the path") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except OSError as exc:
+        raise RetrostepError(f"{path}: cannot be read ({exc.strerror or exc}); check the "
+                             "file's permissions") from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
         raise RetrostepError(
-            f"{path}: not a valid {what} JSON file ({exc}); regenerate it"
+            f"{path}: not a valid {what} JSON file ({why}); regenerate it"
         ) from None
+
+
+def _is_number(x):
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _is_count(x):
+    return isinstance(x, int) and not isinstance(x, bool) and x >= 0
+
+
+def check_result(result, path="result"):
+    """Refuse (one line) a JSON value that is not a replay result score() can read."""
+    def bad(what):
+        raise RetrostepError(f"{path}: not a replay result ({what}); make it with "
+                             "`retrostep replay TRACE --json`")
+
+    if not isinstance(result, dict):
+        bad(f"the JSON is a {type(result).__name__}, not an object")
+    if not _is_count(result.get("steps")):
+        bad("'steps' is missing or not a whole number")
+    events = result.get("events")
+    if not isinstance(events, list):
+        bad("'events' is missing or not a list")
+    for k, e in enumerate(events):
+        if not isinstance(e, dict) or not _is_number(e.get("t_s")):
+            bad(f"event {k} has no number 't_s'")
+    return result
+
+
+def check_labels(labels, path="labels"):
+    """Refuse (one line) a JSON value that is not a labels file score() can read."""
+    def bad(what):
+        raise RetrostepError(f"{path}: not a labels file ({what}); make it with "
+                             "`retrostep simulate` or `retrostep corpus`")
+
+    if not isinstance(labels, dict):
+        bad(f"the JSON is a {type(labels).__name__}, not an object")
+    for key in ("steps", "in_place_steps"):
+        if key in labels and not _is_count(labels[key]):
+            bad(f"'{key}' is not a whole number")
+    strides = labels.get("strides", [])
+    if not isinstance(strides, list):
+        bad("'strides' is not a list")
+    for k, s in enumerate(strides):
+        if not (isinstance(s, dict) and _is_number(s.get("t_land_s"))
+                and isinstance(s.get("direction"), str)):
+            bad(f"stride {k} needs a number 't_land_s' and a 'direction'")
+    drift = labels.get("drift")
+    if drift is not None:
+        if not isinstance(drift, dict):
+            bad("'drift' is not an object")
+        leaves = drift.get("leaves_line_t_s")
+        if leaves is not None and not _is_number(leaves):
+            bad("'drift.leaves_line_t_s' is not a number")
+        series = drift.get("lateral_offset_m", [])
+        if not (isinstance(series, list) and all(
+                isinstance(p, list) and len(p) == 2 and all(_is_number(v) for v in p)
+                for p in series)):
+            bad("'drift.lateral_offset_m' is not a list of [t_s, metres] pairs")
+    return labels
 
 
 def labelled_traces(directory):
@@ -258,7 +333,7 @@ def evaluate_directory(directory, replay_fn=None):
         from retrostep.analysis.replay import replay_file as replay_fn
     scores = {}
     for name, trace_path, labels_path in labelled_traces(directory):
-        labels = load_json(labels_path, "labels")
+        labels = check_labels(load_json(labels_path, "labels"), labels_path)
         s = score(replay_fn(trace_path), labels)
         s["kind"] = labels.get("kind", "")
         scores[name] = s

@@ -6,6 +6,7 @@ then fed to the very file that runs on the board (`retrostep.firmware.gait`).
     retrostep replay TRACE.csv [--json]
 """
 
+import os
 
 from retrostep.engine.run import engine_result, engine_settings, run_engine
 from retrostep.firmware import logbook
@@ -38,6 +39,8 @@ def replay_file(path, settings=None):
 
 
 def _is_session_log(path):
+    if not os.path.isfile(path):
+        return False  # read_trace says what the path is (a pipe would block here)
     try:
         with open(path, "rb") as f:
             return f.read(len(logbook.MAGIC)) == logbook.MAGIC

@@ -3,16 +3,16 @@
 import json
 import os
 
-from retrostep.analysis.evaluate import (evaluate_directory, load_json, print_scores,
-    score, summarise)
+from retrostep.analysis.evaluate import (check_labels, check_result, evaluate_directory,
+                                         load_json, print_scores, score, summarise)
 
 
 def do_eval(args):
     if args.labels is None:
         scores, summary = evaluate_directory(args.target)
     else:
-        result = load_json(args.target, "replay result")
-        labels = load_json(args.labels, "labels")
+        result = check_result(load_json(args.target, "replay result"), args.target)
+        labels = check_labels(load_json(args.labels, "labels"), args.labels)
         scores = {os.path.basename(args.target): score(result, labels)}
         summary = summarise(scores)
     if args.json:

@@ -8,7 +8,7 @@ from retrostep.schema import counts_from_engine, event_dict, result
 from retrostep.errors import RetrostepError
 from retrostep.firmware import gait
 from retrostep.formats.samples import int16_flat
-from retrostep.formats.trace import gap_rows
+from retrostep.formats.trace import gap_rows, meta_value
 
 # trace metadata the board writes about its calibration, honoured by a replay
 META_SETTINGS = ("mount_yaw_deg",)
@@ -21,20 +21,10 @@ def engine_settings(meta, settings=None):
 
     Returns (settings dict, number of calibration strides at the start or 0).
     """
-    out = {}
-    for key in META_SETTINGS:
-        if key in meta:
-            try:
-                out[key] = int(float(meta[key]))
-            except ValueError:
-                raise RetrostepError(f"trace metadata {key}: {meta[key]!r} is not a "
-                                     "number; fix or delete that '# ' line") from None
-    cal = meta.get(META_CALIBRATE, "0")
-    if not cal.isdigit():
-        raise RetrostepError(f"trace metadata {META_CALIBRATE}: {cal!r} is not a whole "
-                             "number; fix or delete that '# ' line")
+    out = {key: meta_value(key, meta[key]) for key in META_SETTINGS if key in meta}
+    cal = meta_value(META_CALIBRATE, meta[META_CALIBRATE]) if META_CALIBRATE in meta else 0
     out.update(settings or {})
-    return out, int(cal)
+    return out, cal
 
 
 def new_engine(odr_hz, accel_ug_per_lsb, gyro_udps_per_lsb, settings=None,

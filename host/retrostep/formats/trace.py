@@ -21,6 +21,7 @@ line (1-based, as an editor shows it), what is wrong and what to do about it.
 import io
 import math
 import os
+import stat
 import tempfile
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -32,6 +33,9 @@ from retrostep.firmware import sensor
 
 COLUMNS = ("t_s", "ax_g", "ay_g", "az_g", "gx_dps", "gy_dps", "gz_dps")
 MIN_RATE_HZ = 50.0
+# no IMU samples faster (the LSM6DSOX tops out at 6.66 kHz); a faster "rate" is nearly
+# always a time column in ms or us, and the resampler cannot bring it down to the ODR
+MAX_RATE_HZ = 10000.0
 
 HEADER = ",".join(COLUMNS)
 # an interval longer than this many nominal periods (the median interval) is a gap:
@@ -44,6 +48,40 @@ ON_GRID = 1e-4
 MAX_GAPS_SHOWN = 10
 # largest denominator of the rational resampling ratio
 MAX_RATIO_DENOMINATOR = 1000
+
+
+# ---------------------------------------------------------------------------- metadata
+# the '# key: value' lines a replay acts on (the board's calibration); every other key
+# is a free-form description. Each is checked when a trace is read, so `check` and
+# `replay` accept and refuse the same files.
+MAX_CALIBRATION_STRIDES = 50
+
+
+def _yaw_deg(text):
+    value = _number(text)
+    if value is None or not math.isfinite(value) or not -360.0 <= value <= 360.0:
+        raise ValueError("a number of degrees from -360 to 360")
+    return int(value)
+
+
+def _calibration_strides(text):
+    if not (text.isascii() and text.isdigit()) or int(text) > MAX_CALIBRATION_STRIDES:
+        raise ValueError(f"a whole number of strides from 0 to {MAX_CALIBRATION_STRIDES}")
+    return int(text)
+
+
+META_VALUES = {"mount_yaw_deg": _yaw_deg, "calibrate_forward_strides": _calibration_strides}
+
+
+def meta_value(key, text):
+    """The typed value of a metadata line the replay acts on (see META_VALUES).
+
+    Raises RetrostepError naming the key and what it must be."""
+    try:
+        return META_VALUES[key](text)
+    except ValueError as exc:
+        raise RetrostepError(f"trace metadata {key}: {_show(text)} is not {exc}; fix or "
+                             "delete that '# ' line") from None
 
 
 @dataclass
@@ -204,6 +242,18 @@ class _Reader:
     # -- steps
     def load_text(self):
         try:
+            mode = os.stat(self.path).st_mode
+        except FileNotFoundError:
+            self.fail("no such file", "check the path")
+        except OSError as exc:
+            self.fail(f"cannot be read ({exc.strerror or exc})", "check the path and the disk")
+        if stat.S_ISDIR(mode):
+            self.fail("is a directory, not a trace file", "give the path of a .csv trace")
+        if not stat.S_ISREG(mode):
+            # a FIFO or a device would block or never end
+            self.fail("is not a regular file (a pipe, socket or device)",
+                      "save the trace to a file first and give its path")
+        try:
             with open(self.path, "rb") as f:
                 data = f.read()
         except FileNotFoundError:
@@ -276,6 +326,12 @@ class _Reader:
                         line=lineno,
                     )
                 meta[key] = value.strip()
+                if key in META_VALUES:
+                    try:
+                        META_VALUES[key](meta[key])
+                    except ValueError as exc:
+                        self.fail(f"metadata {key}: {_show(meta[key])} is not {exc}",
+                                  "fix or delete that '# ' line", line=lineno)
                 continue
             self.check_header(stripped, lineno)
             return meta, lineno, min(pos, len(text))
@@ -416,6 +472,12 @@ class _Reader:
                 todo = "sort the samples by time or remove the stray line"
             self.fail(what, todo, line=self.line_of_row(body, first_line, i))
         rate = timing(t).rate_hz
+        if rate > MAX_RATE_HZ:
+            self.fail(
+                f"the mean sample rate is {rate:.4g} Hz, faster than any IMU samples "
+                f"(over {MAX_RATE_HZ:g} Hz)",
+                "give t_s in seconds (not milliseconds or microseconds)",
+            )
         if rate < MIN_RATE_HZ * (1 - 1e-6):
             self.fail(
                 f"the mean sample rate is {rate:.4g} Hz (a sample every {1 / rate:.4g} s, "
