@@ -7,6 +7,8 @@ import os
 import pytest
 
 from retrostep.device import sync as syncmod
+from mpremote.transport import Transport
+
 from retrostep.device.board import Board, BoardError, connect
 from retrostep.device.deploy import write_file
 from retrostep.errors import RetrostepError
@@ -125,15 +127,28 @@ def test_interrupted_at_every_chunk_boundary_resumes_identically(board_fs, tmp_p
     assert not list((board_fs / "logs").glob("*.rsl"))
 
 
+class LyingTransport(Transport):
+    """A real board connection whose answers are rewritten on the wire: every exec, also
+    the ones inside mpremote's own Transport.fs_* methods (rewrite(code, out) -> out)."""
+
+    def __init__(self, inner, rewrite):
+        self.inner, self.rewrite = inner, rewrite
+
+    def exec(self, code, data_consumer=None):
+        out = self.rewrite(code, self.inner.exec(code).decode()).encode()
+        if data_consumer:
+            data_consumer(out)
+        return out
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
 class LyingBoard(Board):
     """A real board connection whose answers are rewritten: the untrusted peer."""
 
     def __init__(self, inner, rewrite):
-        super().__init__(inner.t, inner.port)
-        self.rewrite = rewrite
-
-    def run(self, code):
-        return self.rewrite(code, super().run(code))
+        super().__init__(LyingTransport(inner.t, rewrite), inner.port)
 
 
 @pytest.mark.vm
@@ -144,9 +159,9 @@ def test_a_board_that_lies_never_writes_outside_nor_loses_its_copy(board_fs, tmp
     with VirtualBoard(board_fs, serve=True) as vb:
         # 1. names that are paths
         def names(code, out):
-            if "listdir" in code:
-                return ('[["../../evil.rsl", 10], ["/tmp/abs.rsl", 10], '
-                        '["s00001.rsl/../../x", 5], ["s00001.rsl", 2000]]\n')
+            if "listdir" in code:  # os.ilistdir entries, as mpremote asks for them
+                return ("('../../evil.rsl', 32768, 0, 10),('/tmp/abs.rsl', 32768, 0, 10),"
+                        "('s00001.rsl/../../x', 32768, 0, 5),('s00001.rsl', 32768, 0, 2000),")
             return out
         with connect(vb.url) as inner:
             rep = syncmod.sync(library=str(lib), keep=True, board=LyingBoard(inner, names))
@@ -169,7 +184,7 @@ def test_a_board_that_lies_never_writes_outside_nor_loses_its_copy(board_fs, tmp
         # 3. a size that changes between the list and the copy
         def grows(code, out):
             if "listdir" in code:
-                return '[["s00001.rsl", 1500]]\n'
+                return "('s00001.rsl', 32768, 0, 1500),"
             return out
         with connect(vb.url) as inner:
             rep = syncmod.sync(library=str(lib2), board=LyingBoard(inner, grows))
@@ -177,6 +192,27 @@ def test_a_board_that_lies_never_writes_outside_nor_loses_its_copy(board_fs, tmp
     assert (board_fs / "logs" / "s00001.rsl").exists()  # the board kept its copy throughout
     assert hashlib.sha256((board_fs / "logs" / "s00001.rsl").read_bytes()).hexdigest() == \
         want["s00001.rsl"]
+
+
+@pytest.mark.vm
+def test_board_listdir_and_remove_are_mpremotes_with_one_line_errors(board_fs):
+    make_logs(board_fs, [10, 20])
+    (board_fs / "logs" / "sub").mkdir()
+    with VirtualBoard(board_fs, serve=True) as vb:
+        with connect(vb.url) as b:
+            assert sorted(b.listdir("/logs")) == [("s00001.rsl", 10), ("s00002.rsl", 20)]
+            assert b.listdir("/nothing") == []  # absent folder: nothing to sync
+            b.remove("/logs/s00001.rsl")
+            assert b.listdir("/logs") == [("s00002.rsl", 20)]
+            with pytest.raises(BoardError) as e:
+                b.remove("/logs/s00001.rsl")
+            assert str(e.value).endswith("could not remove /logs/s00001.rsl: ENOENT")
+        with connect(vb.url) as inner:
+            garbled = LyingBoard(inner, lambda code, out: "('s1', 327" if "listdir" in code
+                                 else out)
+            with pytest.raises(BoardError, match="list of /logs is not readable"):
+                syncmod.sync(library=str(board_fs.parent / "lib"), board=garbled)
+    assert (board_fs / "logs" / "s00002.rsl").exists()
 
 
 def test_sync_cli_without_a_board_is_one_line_exit_2(tmp_path):
