@@ -3,12 +3,13 @@ records, each framed with a length and a CRC, so a power cut loses at most the r
 not yet flushed and never damages the ones before them.
 
 This file is the ONE definition of the log layout: the board writes with it and the
-laptop decoder (retrostep.logdecode) imports its constants, its layout tables and its
-CRC. It runs unchanged on MicroPython and CPython and writes byte-identical files on
-both. Appending events, raw samples and gaps allocates nothing (tests/test_logbook.py
-runs them under ``micropython.heap_lock()`` on the MicroPython VM); the exceptions are
-the default free-space query every FREE_CHECK_BYTES written (``os.statvfs`` returns a
-tuple), opening and closing a session, and error paths.
+laptop decoder (retrostep.formats.logdecode) imports its constants, its layout tables,
+its CRC and its raw-sample predictor (raw_restore). It runs unchanged on MicroPython
+and CPython and writes byte-identical files on both. Appending events, raw samples and
+gaps allocates nothing (tests/firmware/test_logbook.py runs them under
+``micropython.heap_lock()`` on the MicroPython VM); the exceptions are the default
+free-space query every FREE_CHECK_BYTES written (``os.statvfs`` returns a tuple),
+opening and closing a session, and error paths.
 
 Usage (on the board the package is ``rstep``; on the laptop ``retrostep.firmware``)::
 
@@ -57,13 +58,26 @@ Raw-sample blocks (record RAW: first sample index, sample count, codec, data):
 codec RAW_PLAIN is the samples as int16 (ax ay az gx gy gz per sample); codec
 RAW_RICE stores the first sample as 6 int16, then each axis in turn (ax ay az gx gy gz)
 as partitions of RAW_PARTITION samples from sample 1 on. A partition starts with its
-predictor order p (RAW_ORDER_BITS; 1: x[k-1], 2: 2x[k-1] - x[k-2], 3: 3x[k-1] -
-3x[k-2] + x[k-3]; sample k uses order min(p, k)) and its Rice parameter k
-(RAW_K_BITS); then for each sample the residual x - prediction, zigzag-mapped (0, -1,
-1, -2 -> 0, 1, 2, 3) to z, as z >> k in unary (ones ended by a zero) and the low k bits
-of z; z >> k >= RAW_ESCAPE is written as RAW_ESCAPE ones and z in RAW_ESCAPE_BITS bits.
-Bits are packed most significant first; the last byte is padded with zeros. A
-block that would not come out smaller is stored plain, so noise costs nothing extra.
+predictor order p (RAW_ORDER_BITS) and its Rice parameter k (RAW_K_BITS); then for
+each sample the residual x - prediction, zigzag-mapped (0, -1, 1, -2 -> 0, 1, 2, 3)
+to z, as z >> k in unary (ones ended by a zero) and the low k bits of z; z >> k >=
+RAW_ESCAPE is written as RAW_ESCAPE ones and z in RAW_ESCAPE_BITS bits. Bits are
+packed most significant first; the last byte is padded with zeros. A block that
+would not come out smaller is stored plain, so noise costs nothing extra.
+
+The prediction of sample k (k >= 1, counted from the block's first sample) of an axis
+x, under the partition's order p (``>>`` rounds towards minus infinity):
+
+    p = 0: (x[k-1] + x[k-2] + x[k-3] + x[k-4]) >> 2   (the mean of the last four)
+           x[k-1] when k < 4
+    p = 1: x[k-1]
+    p = 2: 2 x[k-1] - x[k-2]                  order 1 when k = 1
+    p = 3: 3 x[k-1] - 3 x[k-2] + x[k-3]       order min(3, k) when k < 3
+
+raw_residuals (the board) and raw_restore (the laptop decoder) are the one
+implementation of these formulas. The board picks for each partition the order of the
+smallest sum of |residual| (ties: 1, then 0, 2, 3) and the Rice parameter of the
+fewest bits near log2 of the mean z; a decoder needs neither rule.
 
 Flush policy: records go to the file at once and the file is flushed (on littlefs and
 FAT that commits them to flash) after every bout end, drift alert, back-on-line,
@@ -182,6 +196,7 @@ RAW_BLOCK_MAX = const(1024)
 RAW_PREFIX = const(7)  # t (4), n (2), codec (1)
 RAW_PARTITION = const(16)  # samples per predictor order and Rice parameter
 RAW_ORDER_BITS = const(2)
+RAW_ORDERS = const(4)  # predictor orders 0..3
 RAW_K_BITS = const(4)
 RAW_K_MAX = const(15)
 RAW_ESCAPE = const(16)  # unary part this long or longer: escape
@@ -333,7 +348,8 @@ class Logbook:
         self._rec = bytearray(max(_RAW_DATA + 12 * raw_block, 160) + REC_CRC)
         self._mv = memoryview(self._rec)
         self._blk = array("h", [0] * (6 * raw_block))
-        self._res = array("i", [0] * RAW_PARTITION)
+        self._res = array("i", [0] * RAW_PARTITION)  # one partition's residuals
+        self._alt = array("i", [0] * RAW_PARTITION)  # another order's, while choosing
         self._vals = array("i", [0] * 8)  # fields of a record not from the engine
         # bit writer state (created here: a new attribute later would allocate)
         self._acc = 0
@@ -662,10 +678,15 @@ class Logbook:
         self._bp = p
 
     def _encode_rice(self, n):
-        """Encode the block as RAW_RICE; its length, or 0 if not smaller than plain."""
+        """Encode the block as RAW_RICE; its length, or 0 if not smaller than plain.
+
+        Per axis and partition, in phases: the predictor order (_choose_order, which
+        leaves its residuals in self._res), zigzag (_zigzag), the Rice parameter
+        (_rice_parameter), the bits (_put_partition). None of them allocates (the VM
+        test in tests/firmware/test_logbook.py runs them under heap_lock).
+        """
         buf = self._rec
         blk = self._blk
-        res = self._res
         p = _RAW_DATA
         for a in range(6):
             v = blk[a]
@@ -677,83 +698,11 @@ class Logbook:
         self._bp = p
         self._lim = _RAW_DATA + 12 * n  # reaching the plain size: give up
         for a in range(6):
-            for s in range(1, n, RAW_PARTITION):  # samples s..e-1 of axis a
-                e = min(s + RAW_PARTITION, n)
-                # predictor: the smallest sum of |residual| (ties: the simpler one)
-                s0 = s1 = s2 = s3 = 0
-                for k in range(s, e):
-                    j = 6 * k + a
-                    x = blk[j]
-                    x1 = blk[j - 6]
-                    r = x - x1
-                    s1 += r if r >= 0 else -r
-                    if k >= 4:
-                        r = x - ((x1 + blk[j - 12] + blk[j - 18] + blk[j - 24]) >> 2)
-                    s0 += r if r >= 0 else -r
-                    if k >= 2:
-                        r = x - 2 * x1 + blk[j - 12]
-                    else:
-                        r = x - x1
-                    s2 += r if r >= 0 else -r
-                    if k >= 3:
-                        r = x - 3 * (x1 - blk[j - 12]) - blk[j - 18]
-                    s3 += r if r >= 0 else -r
-                order = 1
-                if s0 < s1:
-                    order = 0
-                    s1 = s0
-                if s2 < s1:
-                    order = 2
-                    s1 = s2
-                if s3 < s1:
-                    order = 3
-                # zigzag residuals of that predictor
-                tot = 0
-                for k in range(s, e):
-                    j = 6 * k + a
-                    x1 = blk[j - 6]
-                    o = order if order < k else k
-                    if o == 0:
-                        if k >= 4:
-                            r = blk[j] - ((x1 + blk[j - 12] + blk[j - 18] + blk[j - 24]) >> 2)
-                        else:
-                            r = blk[j] - x1
-                    elif o == 1:
-                        r = blk[j] - x1
-                    elif o == 2:
-                        r = blk[j] - 2 * x1 + blk[j - 12]
-                    else:
-                        r = blk[j] - 3 * (x1 - blk[j - 12]) - blk[j - 18]
-                    r = (r << 1) if r >= 0 else ((-r) << 1) - 1
-                    res[k - s] = r
-                    tot += r
-                # Rice parameter: near log2(mean), then the exact cost at k - 1, k, k + 1
-                cnt = e - s
-                k = 0
-                while k < RAW_K_MAX and (cnt << (k + 1)) <= tot:
-                    k += 1
-                best = -1
-                bk = k
-                for kk in range(k - 1 if k else 0, k + 2 if k < RAW_K_MAX else k + 1):
-                    cost = cnt * kk
-                    for i in range(cnt):
-                        cost += res[i] >> kk
-                    if best < 0 or cost < best:
-                        best = cost
-                        bk = kk
-                k = bk
-                self._put((order << RAW_K_BITS) | k, RAW_ORDER_BITS + RAW_K_BITS)
-                mask = (1 << k) - 1
-                for i in range(cnt):
-                    z = res[i]
-                    q = z >> k
-                    if q < RAW_ESCAPE:
-                        self._put(((1 << q) - 1) << 1, q + 1)
-                        if k:
-                            self._put(z & mask, k)
-                    else:
-                        self._put((1 << RAW_ESCAPE) - 1, RAW_ESCAPE)
-                        self._put(z, RAW_ESCAPE_BITS)
+            for s in range(1, n, RAW_PARTITION):  # samples s..s+cnt-1 of axis a
+                cnt = min(RAW_PARTITION, n - s)
+                order = self._choose_order(6 * s + a, s, cnt)
+                k = self._rice_parameter(cnt, self._zigzag(cnt))
+                self._put_partition(order, k, cnt)
                 if self._bp >= self._lim:
                     return 0
         if self._nb:
@@ -761,6 +710,121 @@ class Logbook:
         if self._bp >= self._lim:
             return 0
         return self._bp - _RAW_DATA
+
+    def _choose_order(self, j, k, cnt):
+        """The predictor order with the smallest sum of |residual| over the cnt samples
+        from sample k (at self._blk[j]) of one axis; ties go to 1, then 0, 2, 3. Leaves
+        that order's residuals in self._res."""
+        blk = self._blk
+        res = self._res
+        alt = self._alt
+        best = raw_residuals(blk, j, k, cnt, 1, 6, res)
+        order = 1
+        for p in range(RAW_ORDERS):
+            if p != 1:
+                tot = raw_residuals(blk, j, k, cnt, p, 6, alt)
+                if tot < best:
+                    best = tot
+                    order = p
+                    tmp = res  # swap (a tuple swap could allocate on some ports)
+                    res = alt
+                    alt = tmp
+        self._res = res
+        self._alt = alt
+        return order
+
+    def _zigzag(self, cnt):
+        """Map self._res[:cnt] in place to zigzag codes (0, -1, 1, -2 -> 0, 1, 2, 3);
+        returns their sum."""
+        res = self._res
+        tot = 0
+        for i in range(cnt):
+            r = res[i]
+            r = (r << 1) if r >= 0 else ((-r) << 1) - 1
+            res[i] = r
+            tot += r
+        return tot
+
+    def _rice_parameter(self, cnt, tot):
+        """The Rice parameter for the cnt zigzag codes in self._res (sum tot): near
+        log2(mean), then the one of the fewest bits among k - 1, k and k + 1."""
+        res = self._res
+        k = 0
+        while k < RAW_K_MAX and (cnt << (k + 1)) <= tot:
+            k += 1
+        best = -1
+        bk = k
+        for kk in range(k - 1 if k else 0, k + 2 if k < RAW_K_MAX else k + 1):
+            cost = cnt * kk
+            for i in range(cnt):
+                cost += res[i] >> kk
+            if best < 0 or cost < best:
+                best = cost
+                bk = kk
+        return bk
+
+    def _put_partition(self, order, k, cnt):
+        """Write one partition: its order and Rice parameter, then the cnt zigzag codes
+        in self._res (unary z >> k and the k low bits, or the escape)."""
+        res = self._res
+        self._put((order << RAW_K_BITS) | k, RAW_ORDER_BITS + RAW_K_BITS)
+        mask = (1 << k) - 1
+        for i in range(cnt):
+            z = res[i]
+            q = z >> k
+            if q < RAW_ESCAPE:
+                self._put(((1 << q) - 1) << 1, q + 1)
+                if k:
+                    self._put(z & mask, k)
+            else:
+                self._put((1 << RAW_ESCAPE) - 1, RAW_ESCAPE)
+                self._put(z, RAW_ESCAPE_BITS)
+
+
+# ---------------------------------------------------------------------------- predictor
+def _predictor(x, j, k, cnt, p, d, res, restore):
+    """The one definition of the raw codec's predictor (the module docstring's formulas).
+
+    Samples k .. k + cnt - 1 (k >= 1) of one axis, sample k at x[j] and each the next at
+    d further (d = 6 in a block of interleaved samples, 1 in one axis' samples), under
+    partition order p. restore false: res[i] = sample - prediction, returns the sum of
+    |res[i]|. restore true: sample = prediction + res[i], in turn (each prediction uses
+    the samples restored before it), returns 0.
+    """
+    d2 = d + d
+    d3 = d2 + d
+    tot = 0
+    for i in range(cnt):
+        x1 = x[j - d]
+        if p == 0 and k >= 4:
+            pred = (x1 + x[j - d2] + x[j - d3] + x[j - d3 - d]) >> 2
+        elif p <= 1 or k == 1:
+            pred = x1
+        elif p == 2 or k == 2:
+            pred = 2 * x1 - x[j - d2]
+        else:
+            pred = 3 * (x1 - x[j - d2]) + x[j - d3]
+        if restore:
+            x[j] = pred + res[i]
+        else:
+            r = x[j] - pred
+            res[i] = r
+            tot += r if r >= 0 else -r
+        j += d
+        k += 1
+    return tot
+
+
+def raw_residuals(x, j, k, cnt, p, d, res):
+    """Residuals (sample - prediction) of cnt samples of one axis under predictor order
+    p into res[:cnt]; their sum of |residual|. Sample k is x[j], the next x[j + d], ..."""
+    return _predictor(x, j, k, cnt, p, d, res, False)
+
+
+def raw_restore(x, j, k, cnt, p, d, res):
+    """The inverse of raw_residuals: x[j + i * d] = prediction + res[i] for i < cnt, in
+    turn; the samples before sample k must already be in x."""
+    _predictor(x, j, k, cnt, p, d, res, True)
 
 
 def _utf8(s):

@@ -2,6 +2,7 @@
 
 import binascii
 import functools
+import hashlib
 import os
 import random
 import zlib
@@ -333,6 +334,106 @@ def test_raw_full_range_noise_falls_back_to_plain_blocks(tmp_path):
     assert all(r.fields["codec"] == lb.RAW_PLAIN for r in blocks)
     overhead = lb.REC_OVERHEAD + lb.RAW_PREFIX
     assert size == samples.nbytes + overhead * len(blocks)
+
+
+def documented_prediction(x, k, p):
+    """The prediction of x[k] as logbook's docstring defines it (written from the text)."""
+    if p == 0:
+        return (x[k - 1] + x[k - 2] + x[k - 3] + x[k - 4]) // 4 if k >= 4 else x[k - 1]
+    p = min(p, k)
+    if p == 1:
+        return x[k - 1]
+    if p == 2:
+        return 2 * x[k - 1] - x[k - 2]
+    return 3 * x[k - 1] - 3 * x[k - 2] + x[k - 3]
+
+
+@pytest.mark.parametrize("order", range(lb.RAW_ORDERS))
+def test_raw_predictor_is_the_documented_one_and_restore_inverts_it(order):
+    rng = random.Random(order)
+    for trial in range(40):
+        n = rng.randrange(2, 60)
+        x = [rng.randrange(-32768, 32768) if trial % 2 else rng.randrange(-50, 50)
+             for _ in range(n)]
+        want = [x[k] - documented_prediction(x, k, order) for k in range(1, n)]
+        for d in (1, 6):  # one axis alone, and interleaved as in the board's block
+            a = rng.randrange(d)
+            xs = array("h", [rng.randrange(-9, 9) for _ in range(d * n)])
+            for k in range(n):
+                xs[d * k + a] = x[k]
+            start = rng.randrange(1, n)  # a partition from sample `start` on
+            cnt = n - start
+            res = array("i", [0] * cnt)
+            tot = lb.raw_residuals(xs, d * start + a, start, cnt, order, d, res)
+            assert list(res) == want[start - 1:], (order, trial, d)
+            assert tot == sum(abs(r) for r in res)
+            back = array("h", xs)
+            for k in range(start, n):
+                back[d * k + a] = 12345  # restored only from the samples before it
+            lb.raw_restore(back, d * start + a, start, cnt, order, d, res)
+            assert back == xs
+
+
+def pinned_signal(n):
+    """Integer test signal, all six axes different: noise from an LCG, ramps, parabolas,
+    steps and full-scale spikes (so every order, escapes and plain blocks occur)."""
+    seed = 12345
+    out = np.zeros((n, 6), np.int64)
+    for i in range(n):
+        row = []
+        for a in range(6):
+            seed = (seed * 1103515245 + 12345) & 0x7FFFFFFF
+            noise = (seed >> 16) % 7 - 3
+            seg = 3 if 700 <= i < 920 else (i // 97 + a) % 5  # 3: full-range noise
+            if seg == 0:
+                v = noise
+            elif seg == 1:
+                v = 37 * i - 9000 + noise
+            elif seg == 2:
+                v = (i % 97) ** 2 - 4000 + (noise >> 1)
+            elif seg == 3:
+                v = (seed >> 8) % 65536 - 32768
+            else:
+                v = 2000 * ((i // 9) % 3) + noise
+            if (seed >> 4) % 61 == 0:
+                v = 32767 if a % 2 else -32768
+            row.append(v)
+        out[i] = row
+    return np.clip(out, -32768, 32767).astype(np.int16)
+
+
+def test_raw_encoder_bytes_are_pinned(tmp_path, monkeypatch):
+    # the encoder's choices (order, Rice parameter) are the board's, not the format's:
+    # this pins them so a refactoring of the encoder cannot change a byte unnoticed
+    orders = set()
+    choose = lb.Logbook._choose_order
+
+    def spy(self, j, k, cnt):
+        order = choose(self, j, k, cnt)
+        orders.add(order)
+        return order
+
+    escapes = [0]
+    put = lb.Logbook._put
+
+    def put_spy(self, v, w):
+        escapes[0] += w == lb.RAW_ESCAPE_BITS
+        put(self, v, w)
+
+    monkeypatch.setattr(lb.Logbook, "_choose_order", spy)
+    monkeypatch.setattr(lb.Logbook, "_put", put_spy)
+    samples = pinned_signal(1500)
+    digests = []
+    for block in (5, lb.RAW_BLOCK):
+        d = tmp_path / str(block)
+        d.mkdir()
+        out, _ = raw_round_trip(d, samples, raw_block=block)
+        digests.append(hashlib.sha256((d / "raw" / "s00001.rsl").read_bytes()).hexdigest()[:16])
+        assert {r.fields["codec"] for r in out.of_kind("raw")} == {lb.RAW_PLAIN, lb.RAW_RICE}
+    assert orders == set(range(lb.RAW_ORDERS))
+    assert escapes[0] > 0
+    # computed with the encoder as it was before its split into phases (commit c704579)
+    assert digests == ["e576934105d62269", "c5b60c20de6de10f"]
 
 
 # ---------------------------------------------------------------------------- policies
