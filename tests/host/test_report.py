@@ -254,3 +254,43 @@ def test_side_steps_show_in_the_report_apart_from_forward_and_backward(tmp_path)
     # the figure draws side-steps in their own colour (it raised KeyError: 'sideways')
     png, page, _ = write_report(log.file_name(number), str(tmp_path / "out"))
     assert png_size(png) == (1500, 1200)
+
+
+@pytest.mark.parametrize("board_id,stem", [("../../x", "x"), ("/etc/cron.d/y", "etc_cron.d_y"),
+                                           ("..", "board"), ("a b\\c", "a_b_c")])
+def test_a_board_id_from_a_log_never_writes_outside_the_output_folder(tmp_path, board_id, stem):
+    (tmp_path / "lib").mkdir()
+    log = lb.Logbook(str(tmp_path / "lib" / "b"), fs_free_fn=lambda: 1 << 28)
+    n = log.open_session(start_s=clock.rtc_seconds(demolog.DEMO_START), board_id=board_id)
+    log.close_session({"samples": 500}, end_s=0)
+    out = tmp_path / "deep" / "out"
+    png, page, _ = write_report(log.file_name(n), str(out))
+    assert {p.name for p in out.iterdir()} == {f"{stem}_s{n:05d}.png", f"{stem}_s{n:05d}.html"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["deep", "lib"]  # nothing beside
+
+
+def test_export_cells_never_run_as_spreadsheet_formulas(tmp_path, capsys):
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    log = lb.Logbook(str(lib / "b"), fs_free_fn=lambda: 1 << 28)
+    log.open_session(start_s=clock.rtc_seconds(demolog.DEMO_START),
+                     board_id='=HYPERLINK("http://x","y")')
+    log.close_session({"samples": 500}, end_s=0)
+    out = tmp_path / "summary.csv"
+    assert run(["export", "--library", str(lib), "--all", "-o", str(tmp_path / "s.csv"),
+                "--summary", str(out)], capsys)[0] == 0
+    rows = list(csv.DictReader(out.open()))
+    assert rows[0]["board_id"] == "'=HYPERLINK(\"http://x\",\"y\")"
+
+
+@pytest.mark.parametrize("argv", [["export", "-o", "/proc/nope.csv"], ["export", "-o", "."],
+                                  ["report", "latest", "--out", "/proc/x"]])
+def test_output_paths_that_cannot_be_written_are_one_line_errors(tmp_path, capsys, argv,
+                                                                 monkeypatch):
+    lib = tmp_path / "lib" / "b1"
+    lib.mkdir(parents=True)
+    (lib / "s00001.rsl").write_bytes(open(demolog.bundled_session_path(), "rb").read())
+    monkeypatch.setenv(library.ENV_LIBRARY, str(tmp_path / "lib"))
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(argv, capsys)
+    assert code == 2 and err.count("\n") <= 1 and "Traceback" not in err, err

@@ -3,7 +3,7 @@
     retrostep chart TRACE.csv -o chart.png
 """
 
-import os
+import io
 from array import array
 
 import numpy as np
@@ -12,6 +12,7 @@ from retrostep.firmware import gait
 from retrostep.engine.run import engine_settings, new_engine
 from retrostep.schema import DIRECTION_NAMES
 from retrostep.units import bam16_to_deg
+from retrostep.formats.files import write_output
 from retrostep.formats.samples import int16_flat
 from retrostep.formats.trace import gap_rows, quantise
 
@@ -117,7 +118,7 @@ def plot_replay(trace, out_png, title=None, settings=None):
                     f"{nb} backward{f', {side} sideways' if side else ''}; "
                     f"{sum(1 for e in events if e[0] == gait.EV_DRIFT)} drift alerts")
     fig.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(out_png)), exist_ok=True)
-    fig.savefig(out_png, dpi=110)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
     plt.close(fig)
-    return out_png
+    return write_output(out_png, buf.getvalue())

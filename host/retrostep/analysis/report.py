@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import csv
 import html
+import io
 import json
 import math
 import os
@@ -35,6 +36,7 @@ import numpy as np
 
 from retrostep.errors import RetrostepError
 from retrostep.firmware import gait
+from retrostep.formats.files import csv_cell, output_dir, safe_stem, write_output
 from retrostep.schema import COUNTERS
 from retrostep.analysis.chart import DIR_COLOURS
 from retrostep.analysis.library import Session, bouts_of, read_session
@@ -236,10 +238,10 @@ def plot_session(rep, out_png):
     _plot_path(a_path, rep, ser)
     _plot_summary_text(a_text, rep)
     _title_figure(fig, rep)
-    os.makedirs(os.path.dirname(os.path.abspath(out_png)), exist_ok=True)
-    fig.savefig(out_png, dpi=FIG_DPI)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=FIG_DPI)
     plt.close(fig)
-    return out_png
+    return write_output(out_png, buf.getvalue())
 
 
 def _pyplot():
@@ -632,15 +634,14 @@ def write_report(path, out_dir="out"):
     """Report of one session log: (png path, html path) written into out_dir."""
     rep = load_report(path)
     s = rep.session
-    stem = f"{s.board_id or 'board'}_s{s.number:05d}" if s.number is not None else \
-        os.path.splitext(os.path.basename(path))[0]
-    os.makedirs(out_dir, exist_ok=True)
+    # the board id comes from the log: it names a file only once made safe
+    stem = (f"{safe_stem(s.board_id)}_s{s.number:05d}" if s.number is not None
+            else safe_stem(os.path.splitext(os.path.basename(path))[0], "session"))
+    output_dir(out_dir)
     png = plot_session(rep, os.path.join(out_dir, stem + ".png"))
     with open(png, "rb") as f:
         page = html_page(rep, f.read())
-    out_html = os.path.join(out_dir, stem + ".html")
-    with open(out_html, "w", encoding="utf-8") as f:
-        f.write(page)
+    out_html = write_output(os.path.join(out_dir, stem + ".html"), page)
     return png, out_html, rep
 
 
@@ -690,13 +691,12 @@ def summary_row(rep):
 
 
 def _write_csv(path, columns, rows):
-    d = os.path.dirname(os.path.abspath(path))
-    os.makedirs(d, exist_ok=True)
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        w = csv.DictWriter(f, fieldnames=columns)
-        w.writeheader()
-        w.writerows(rows)
-    return path
+    """Write rows as CSV; text from a board or a log never runs as a formula."""
+    text = io.StringIO()
+    w = csv.DictWriter(text, fieldnames=columns)
+    w.writeheader()
+    w.writerows({k: csv_cell(v) for k, v in row.items()} for row in rows)
+    return write_output(path, text.getvalue())
 
 
 def write_strides_csv(reports, path):

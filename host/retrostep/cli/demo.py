@@ -6,6 +6,7 @@ import os
 import retrostep.app.demo as _lib
 from retrostep.app.demo import board_journey
 from retrostep.errors import RetrostepError
+from retrostep.formats.files import output_dir, write_output
 from retrostep.sim.demolog import bundled_paths, DEMO_NAME, regenerate
 
 
@@ -22,7 +23,7 @@ def do_demo(args):
     if not os.path.exists(csv_path):
         raise RetrostepError(f"the bundled trace {csv_path} is missing; reinstall "
                              "retrostep or run `retrostep demo --regenerate`")
-    os.makedirs(args.out, exist_ok=True)
+    output_dir(args.out)
     trace = read_trace(csv_path)
     if args.replay_only:
         result = replay_trace(trace)
@@ -41,8 +42,7 @@ def do_demo(args):
     s = score(shifted, labels)
     print_scores({DEMO_NAME: s}, summarise({DEMO_NAME: s}))
     out_json = os.path.join(args.out, "demo.json")
-    with open(out_json, "w", encoding="utf-8") as f:
-        json.dump(result, f, indent=1)
+    write_output(out_json, json.dumps(result, indent=1))
     print("wrote " + ", ".join([out_json] + list(outputs)))
     return 0
 
