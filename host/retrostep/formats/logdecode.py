@@ -1,10 +1,11 @@
 """Decode the board's session logs (retrostep.firmware.logbook) on the laptop.
 
-The layout, the record types and the CRC all come from the firmware's logbook module:
-this file holds no copy of any of them. Damage is reported, never raised: a record cut
-short by the end of the file, or whose CRC does not match, goes into ``problems`` with
-its byte offset, and decoding carries on at the next valid record (its sync byte,
-a plausible length and a matching CRC), so one flipped bit costs one record.
+The layout, the record types, the CRC and the raw-sample predictor all come from the
+firmware's logbook module: this file holds no copy of any of them. Damage is reported,
+never raised: a record cut short by the end of the file, or whose CRC does not match,
+goes into ``problems`` with its byte offset, and decoding carries on at the next valid
+record (its sync byte, a plausible length and a matching CRC), so one flipped bit
+costs one record.
 
     from retrostep.formats.logdecode import decode_file, to_result
     log = decode_file("s00012.rsl")
@@ -137,37 +138,29 @@ def decode_raw(codec, n, data):
         raise ValueError(f"unknown raw codec {codec}")
     if len(data) < 12:
         raise ValueError("raw block too short")
-    first = np.frombuffer(bytes(data[:12]), dtype="<i2").astype(np.int64)
+    first = np.frombuffer(bytes(data[:12]), dtype="<i2")
     bits = _Bits(data[12:])
-    out = np.empty((n, 6), np.int64)
-    out[0] = first
+    axes = []  # each axis' samples as Python ints: damaged data cannot overflow
+    res = [0] * lb.RAW_PARTITION
     for a in range(6):
-        x = out[:, a]
+        x = [0] * n
+        x[0] = int(first[a])
         for s in range(1, n, lb.RAW_PARTITION):
+            cnt = min(lb.RAW_PARTITION, n - s)
             order = bits.take(lb.RAW_ORDER_BITS)
             k = bits.take(lb.RAW_K_BITS)
-            for i in range(s, min(s + lb.RAW_PARTITION, n)):
+            for i in range(cnt):
                 q = bits.unary(lb.RAW_ESCAPE)
                 if q < lb.RAW_ESCAPE:
                     z = (q << k) | bits.take(k)
                 else:
                     z = bits.take(lb.RAW_ESCAPE_BITS)
-                r = (z >> 1) if not z & 1 else -((z + 1) >> 1)
-                o = min(order, i)
-                if o == 0:
-                    if i >= 4:
-                        x[i] = ((x[i - 1] + x[i - 2] + x[i - 3] + x[i - 4]) >> 2) + r
-                    else:
-                        x[i] = x[i - 1] + r
-                elif o == 1:
-                    x[i] = x[i - 1] + r
-                elif o == 2:
-                    x[i] = 2 * x[i - 1] - x[i - 2] + r
-                else:
-                    x[i] = 3 * (x[i - 1] - x[i - 2]) + x[i - 3] + r
-    if out.min() < -32768 or out.max() > 32767:
+                res[i] = (z >> 1) if not z & 1 else -((z + 1) >> 1)
+            lb.raw_restore(x, s, s, cnt, order, 1, res)  # the board's own predictor
+        axes.append(x)
+    if min(map(min, axes)) < -32768 or max(map(max, axes)) > 32767:
         raise ValueError("raw block decodes outside int16")
-    return out.astype(np.int16)
+    return np.array(axes, np.int16).T.copy()
 
 
 # ---------------------------------------------------------------------------- decoding
