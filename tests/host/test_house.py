@@ -13,7 +13,7 @@ PKG = Path(retrostep.__file__).resolve().parent
 # bottom to top: a module may import its own layer and the layers below it (the
 # package root `retrostep` itself is layer 0)
 LAYERS = [
-    {"retrostep.errors", "retrostep.units", "retrostep.schema",
+    {"retrostep.errors", "retrostep.units", "retrostep.schema", "retrostep.term",
      "retrostep.firmware"},
     {"retrostep.formats"},
     {"retrostep.engine"},

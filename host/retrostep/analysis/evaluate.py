@@ -349,10 +349,10 @@ def _ms(x):
 
 
 def print_scores(scores, summary, console=None):
-    from rich.console import Console
+    from retrostep import term
     from rich.table import Table
 
-    console = console or Console()
+    console = console or term.console()
     table = Table(title="retrostep accuracy", show_lines=False)
     for col in ("trace", "steps", "true", "err%", "recall", "prec", "fwd acc",
                 "bwd acc", "side acc", "dt ms", "alerts", "drift"):

@@ -721,10 +721,10 @@ def history_json(hist):
 
 
 def print_history(hist, console=None):
-    from rich.console import Console
+    from retrostep import term
     from rich.table import Table
 
-    console = console or Console()
+    console = console or term.console()
     g = hist["goal"]
     yes, no = "[green]✓[/]", "[dim]·[/]"
     days = Table(title="Days walked", title_justify="left")

@@ -18,6 +18,7 @@ import os
 from retrostep.errors import RetrostepError
 from retrostep.sim.demolog import bundled_paths
 
+
 def board_journey(out_dir, log=print):
     """Deploy, walk, sync, report on a virtual board. Returns (result, report paths)."""
     import shutil
@@ -29,9 +30,12 @@ def board_journey(out_dir, log=print):
     from retrostep.vm.vboard import VirtualBoard
 
     csv_path, _ = bundled_paths()
+    # the demo owns its folders under out_dir: a fresh board and a fresh library on every
+    # run, so a rerun walks the same journey and the library holds this run's session
     flash = os.path.join(out_dir, "virtual-board-flash")
-    shutil.rmtree(flash, ignore_errors=True)  # a fresh board every time
     library = os.path.join(out_dir, "library")
+    for folder in (flash, library):
+        shutil.rmtree(folder, ignore_errors=True)
     end_s = 52.0  # the bundled walk lasts 51 s
     log("virtual board: starting (MicroPython VM, emulated LSM6DSOX, motor, button)")
     with VirtualBoard(flash, trace=csv_path, presses=["0.5:short", f"{end_s}:short"],
@@ -45,7 +49,7 @@ def board_journey(out_dir, log=print):
             f"on {len(on)} times (start, drift alert, stop patterns)")
         rep = sync.sync(vb.url, library)
     log(f"sync: {len(rep.fetched)} session log(s) verified into {rep.folder}")
-    if not rep.fetched:
+    if len(rep.fetched) != 1:
         raise RetrostepError("the virtual board logged no session; run the demo again, or "
                              "`retrostep demo --replay-only`")
     path = os.path.join(rep.folder, rep.fetched[-1])

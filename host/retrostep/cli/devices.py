@@ -16,12 +16,12 @@ def register(subparsers):
 
 
 def do_devices(args):
-    from rich.console import Console
+    from retrostep import term
     from rich.table import Table
 
     devs = list_devices(all_ports=args.all)
     boards = [d for d in devs if d.is_board]
-    console = Console()
+    console = term.console()
     if devs:
         table = Table(title="USB devices")
         for col in ("port", "board kind", "VID:PID", "serial", "description"):

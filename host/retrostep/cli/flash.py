@@ -36,7 +36,7 @@ def _board_chip(name):
 
 
 def do_flash(args):
-    from rich.console import Console
+    from retrostep import term
     from rich.progress import (BarColumn, DownloadColumn, Progress, SpinnerColumn,
                                TextColumn, TimeElapsedColumn)
 
@@ -47,7 +47,7 @@ def do_flash(args):
             raise RetrostepError(f"--chip {chip} contradicts --board {args.board} "
                                  f"({board_chip}): give one of them")
         chip = board_chip
-    console = Console(stderr=True)
+    console = term.console(stderr=True)
     bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                    DownloadColumn(), TimeElapsedColumn(), console=console,
                    disable=not console.is_terminal)
