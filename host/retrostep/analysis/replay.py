@@ -13,6 +13,9 @@ from retrostep.firmware import logbook
 from retrostep.formats.logdecode import decode_file, to_result
 from retrostep.formats.trace import quantise, read_trace
 
+MAX_PROBLEMS_SHOWN = 5
+
+
 def replay_trace(trace, settings=None):
     """Replay a Trace; returns the result dict (`retrostep.schema.result`)."""
     board = quantise(trace)
@@ -56,12 +59,22 @@ def replay_log(path, settings=None):
         logged["source"] = "the board's logged events (recorded without raw samples)"
         return logged
     h = log.header
+    gaps = log.raw_gaps()  # raw blocks lost to damage keep later events on time
     eng, events = run_engine(raw, h["odr_hz"], h["accel_ug_per_lsb"], h["gyro_udps_per_lsb"],
-                             settings)
-    result = engine_result(eng, events, len(raw), h["odr_hz"], lambda k: k / h["odr_hz"])
+                             settings, gaps=gaps)
+    lost = sum(n for _, n in gaps)
+    result = engine_result(eng, events, len(raw) + lost, h["odr_hz"],
+                           lambda k: k / h["odr_hz"])
     board_events = [r.event() for r in log.records if r.event() is not None]
     result["source"] = "the engine re-run on the session's raw samples"
     result["matches_board"] = board_events == events
+    result["raw_gaps"] = []
+    before = 0  # samples lost before this gap
+    for i, n in gaps:
+        result["raw_gaps"].append({"t_s": round((i + before) / h["odr_hz"], 4),
+                                   "lost_samples": n})
+        before += n
+    result["problems"] = logged["problems"]
     return result
 
 
@@ -79,4 +92,12 @@ def summary_text(result, name=""):
         if e["type"] == "drift_alert":
             lines.append(f"  {e['t_s']:8.2f} s  drift alert ({e['cause']}, lateral "
                          f"{e['lateral_offset_m']:+.2f} m)")
+    for g in result.get("raw_gaps", []):
+        lines.append(f"  {g['t_s']:8.2f} s  {g['lost_samples']} raw samples missing (the "
+                     "engine was told: later events keep their times)")
+    problems = result.get("problems", [])
+    for p in problems[:MAX_PROBLEMS_SHOWN]:
+        lines.append(f"  damaged log: {p['reason']} (byte {p['offset']})")
+    if len(problems) > MAX_PROBLEMS_SHOWN:
+        lines.append(f"  ... and {len(problems) - MAX_PROBLEMS_SHOWN} more problems")
     return "\n".join(x for x in lines if x)

@@ -20,6 +20,7 @@ version, raises LogDecodeError.
 from __future__ import annotations
 
 import struct
+import zlib
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -28,6 +29,7 @@ import numpy as np
 from retrostep.errors import RetrostepError
 from retrostep.firmware import gait
 from retrostep.firmware import logbook as lb
+from retrostep.firmware import sensor
 from retrostep.schema import (EVENT_NAMES, counts_from_events, counts_from_summary,
                               event_dict, result)
 
@@ -79,11 +81,29 @@ class LogFile:
         return [r for r in self.records if r.kind == kind]
 
     def raw_samples(self):
-        """All raw blocks' samples in order, (n, 6) int16 (gaps are not filled)."""
+        """All raw blocks' samples in order, (n, 6) int16 (gaps are not filled: see
+        raw_gaps)."""
         blocks = [r.samples for r in self.records if r.type == lb.REC_RAW]
         if not blocks:
             return np.zeros((0, 6), np.int16)
         return np.concatenate(blocks)
+
+    def raw_gaps(self):
+        """Where raw_samples() misses samples of the session, as [(index in
+        raw_samples(), samples missing before it)]: a raw block lost to damage, or
+        samples the IMU lost. Each raw block says at which session sample it starts."""
+        gaps = []
+        have = 0  # samples in raw_samples() so far
+        expect = 0  # the session sample the next block should start at
+        for r in self.records:
+            if r.type != lb.REC_RAW:
+                continue
+            start = r.fields["t"]
+            if start > expect:
+                gaps.append((have, start - expect))
+            have += len(r.samples)
+            expect = max(expect, start) + len(r.samples)
+        return gaps
 
 
 def record_name(rtype):
@@ -166,12 +186,34 @@ def decode_raw(codec, n, data):
 # ---------------------------------------------------------------------------- decoding
 
 
+# Looking for the next valid record after damage costs a CRC over each candidate's
+# claimed length (up to 12 KB); a crafted file can make every few bytes a candidate. The
+# search may spend at most this many CRC bytes per byte of the file, so decoding stays
+# linear in the file size; past that, the rest of the file is reported, not searched.
+RESYNC_WORK = 64
+
+
+class _Budget:
+    def __init__(self, size):
+        self.left = RESYNC_WORK * max(size, 1024)
+
+
+class _OutOfBudget(Exception):
+    pass
+
+
+def _crc(data, start, end):
+    """CRC-32 of data[start:end]: the firmware's lb.crc32, computed by zlib (the same
+    polynomial and bits, tested) at C speed."""
+    return zlib.crc32(memoryview(data)[start:end])
+
+
 def _stored_crc(data, end):
     return int.from_bytes(data[end:end + lb.REC_CRC], "little")
 
 
-def _record_end(data, p):
-    """End offset of a valid record (sync, sane length, CRC) at p, else None."""
+def _candidate_end(data, p):
+    """End of the record a sync byte at p claims (before its CRC), or None."""
     size = len(data)
     if data[p] != lb.SYNC or p + lb.REC_HEAD > size:
         return None
@@ -181,23 +223,49 @@ def _record_end(data, p):
     end = p + lb.REC_HEAD + plen
     if end + lb.REC_CRC > size:
         return None
-    if lb.crc32(data, p, end) != _stored_crc(data, end):
+    return end
+
+
+def _record_end(data, p):
+    """End offset of a valid record (sync, sane length, CRC) at p, else None."""
+    end = _candidate_end(data, p)
+    if end is None or _crc(data, p, end) != _stored_crc(data, end):
         return None
     return end + lb.REC_CRC
 
 
-def _next_valid(data, p):
-    """Offset of the next valid record at or after p, or None."""
+def _next_valid(data, p, budget):
+    """Offset of the next valid record at or after p, or None; raises _OutOfBudget(p)
+    when the search has spent its CRC bytes."""
     while True:
         p = data.find(_SYNC, p)
         if p < 0:
             return None
-        if _record_end(data, p) is not None:
-            return p
+        end = _candidate_end(data, p)
+        if end is not None:
+            budget.left -= end - p
+            if budget.left < 0:
+                raise _OutOfBudget(p)
+            if _crc(data, p, end) == _stored_crc(data, end):
+                return p
         p += 1
 
 
-def _header(data, problems):
+def header_faults(h):
+    """Why a header's values cannot be used, or [] when they can: rates and scales the
+    firmware can have set (whatever its CRC says, a crafted file can say anything)."""
+    faults = []
+    if h.get("odr_hz") not in sensor.ODRS_HZ:
+        faults.append(f"sample rate {h.get('odr_hz')} Hz (the firmware samples at "
+                      f"{', '.join(map(str, sensor.ODRS_HZ))} Hz)")
+    if h.get("accel_ug_per_lsb") not in sensor.ACCEL_UG_PER_LSB.values():
+        faults.append(f"accelerometer scale {h.get('accel_ug_per_lsb')} ug/LSB")
+    if h.get("gyro_udps_per_lsb") not in sensor.GYRO_UDPS_PER_LSB.values():
+        faults.append(f"gyroscope scale {h.get('gyro_udps_per_lsb')} udps/LSB")
+    return faults
+
+
+def _header(data, problems, budget):
     """Parse the file header; returns (header dict or None, offset of the first record)."""
     magic = lb.MAGIC
     if len(data) < len(magic):
@@ -223,7 +291,7 @@ def _header(data, problems):
         p += 1 + ln
     hlen = h["header_len"]
     crc_ok = (ok_strings and p + lb.REC_CRC <= hlen <= len(data)
-              and lb.crc32(data, 0, hlen - lb.REC_CRC) == _stored_crc(data, hlen - lb.REC_CRC))
+              and _crc(data, 0, hlen - lb.REC_CRC) == _stored_crc(data, hlen - lb.REC_CRC))
     if crc_ok:
         if h["major"] != lb.FORMAT_MAJOR:
             raise LogDecodeError(
@@ -231,13 +299,24 @@ def _header(data, problems):
                 f"retrostep (it reads version {lb.FORMAT_MAJOR}.x): update retrostep on "
                 "the laptop, or flash matching firmware")
         h["crc_ok"] = True
+        h["faults"] = header_faults(h)
+        if h["faults"]:
+            problems.append(Problem(0, "file header holds impossible values: "
+                                       + "; ".join(h["faults"])))
         return h, hlen
-    start = _next_valid(data, len(magic))
+    try:
+        start = _next_valid(data, len(magic), budget)
+    except _OutOfBudget:
+        start = None
     if start is None and len(data) < max(hlen, p + lb.REC_CRC):
         problems.append(Problem(0, "file header cut short"))
         return None, len(data)
     h["crc_ok"] = False
-    problems.append(Problem(0, "file header damaged (CRC mismatch): its values may be wrong"))
+    h["faults"] = header_faults(h)
+    problems.append(Problem(0, "file header damaged (CRC mismatch): "
+                               + ("its values are used only as far as they are ones the "
+                                  "firmware can set" if not h["faults"] else
+                                  "its values cannot be used: " + "; ".join(h["faults"]))))
     return h, len(data) if start is None else start
 
 
@@ -270,7 +349,8 @@ def decode(data) -> LogFile:
     """Decode a whole log file's bytes into its header, records and problems."""
     data = bytes(data)
     problems = []
-    header, p = _header(data, problems)
+    budget = _Budget(len(data))
+    header, p = _header(data, problems, budget)
     out = LogFile(header, [], problems)
     size = len(data)
     while p < size:
@@ -281,7 +361,13 @@ def decode(data) -> LogFile:
                 out.records.append(rec)
             p = end
             continue
-        nxt = _next_valid(data, p + 1)
+        try:
+            nxt = _next_valid(data, p + 1, budget)
+        except _OutOfBudget as stop:
+            problems.append(Problem(p, f"damaged beyond searching: {size - p} bytes from here "
+                                       f"not read (no valid record found up to byte "
+                                       f"{stop.args[0]})"))
+            break
         if nxt is None:
             if data[p] == lb.SYNC:
                 problems.append(Problem(p, f"record cut short by the end of the file "
@@ -314,6 +400,9 @@ def to_result(log: LogFile) -> dict:
     """
     if log.header is None:
         raise LogDecodeError("the log has no readable header: nothing to report")
+    if log.header.get("faults"):
+        raise LogDecodeError("the log's header is damaged (" + "; ".join(log.header["faults"])
+                             + "): its times and scales cannot be trusted, nothing to report")
     h = log.header
     odr = h["odr_hz"]
 
