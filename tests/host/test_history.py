@@ -10,7 +10,7 @@ import pytest
 
 from retrostep import cli
 from retrostep.sim import demolog
-from retrostep.analysis import library
+from retrostep.analysis import history, library
 from retrostep.firmware import gait
 from retrostep.firmware import logbook as lb
 from retrostep.analysis.library import bouts_of, programme, sessions
@@ -20,11 +20,16 @@ from retrostep.formats.clock import rtc_seconds
 ODR = 104
 
 
-def write_session(lib, board, start, backward_min=0.0, forward_min=0.0, start_s=None):
+def write_session(lib, board, start, backward_min=0.0, forward_min=0.0, start_s=None,
+                  back_mm=650, offsets_mm=None, alerts=0, balance=(), back_period_s=1.0):
     """One session with a forward bout then a backward bout of exactly those minutes.
 
-    Strides land once a second; a bout runs from its start to its last landing, so a
-    bout of m minutes has 60 m strides.
+    Forward strides land once a second, backward ones every `back_period_s`; a bout
+    runs from its start to its last landing, so a forward bout of m minutes has 60 m
+    strides. Backward strides are `back_mm` long, the k-th `offsets_mm(k)` from the
+    line; `alerts` drift alerts are raised at the backward bout's first strides;
+    `balance`: (forward steps, backward steps, passed) of balance checks (targets 10
+    and 9) logged before walking.
     """
     log = lb.Logbook(str(lib / board), fs_free_fn=lambda: 1 << 28)
     n = log.open_session(start_s=rtc_seconds(start) if start_s is None else start_s,
@@ -37,15 +42,23 @@ def write_session(lib, board, start, backward_min=0.0, forward_min=0.0, start_s=
         assert log.append_event(ev)
 
     t = 5 * ODR
+    for k, (fwd, bwd, passed) in enumerate(balance):
+        log.append_balance(t, 20 * ODR, fwd, bwd, passed, max_lateral_mm=100 + 300 * k)
+        t += 25 * ODR
     counts = {gait.FORWARD: 0, gait.BACKWARD: 0}
     for minutes, direction in ((forward_min, gait.FORWARD), (backward_min, gait.BACKWARD)):
-        strides = round(minutes * 60)
+        period = round((1.0 if direction > 0 else back_period_s) * ODR)  # samples
+        strides = round(minutes * 60 * ODR / period)
         if not strides:
             continue
         put(gait.EV_BOUT_START, t)
-        for _ in range(strides):
-            t += ODR
-            put(gait.EV_STRIDE, t, direction, 100, 1300 if direction > 0 else 650, 0, 0, 0)
+        for k in range(strides):
+            t += period
+            back = direction == gait.BACKWARD
+            off = offsets_mm(k) if back and offsets_mm else 0
+            put(gait.EV_STRIDE, t, direction, 100, back_mm if back else 1300, 0, off, 0)
+            if back and k < alerts:
+                put(gait.EV_DRIFT, t, 0, 1, 600, 0, k + 1, 0)
         counts[direction] += strides
         put(gait.EV_BOUT_END, t, 0, 0, strides,
             strides if direction > 0 else 0, strides if direction < 0 else 0)
@@ -53,7 +66,7 @@ def write_session(lib, board, start, backward_min=0.0, forward_min=0.0, start_s=
     f, b = counts[gait.FORWARD], counts[gait.BACKWARD]
     log.close_session({"samples": t, "steps": 2 * (f + b), "forward_steps": 2 * f,
                        "backward_steps": 2 * b, "strides": f + b, "forward_strides": f,
-                       "backward_strides": b}, end_s=0)
+                       "backward_strides": b, "alerts": alerts}, end_s=0)
     return log.file_name(n)
 
 
@@ -145,7 +158,7 @@ def test_history_command_json_and_tables(lib, capsys):
     assert h["days"][0] == {"date": "2026-03-02", "sessions": 1, "backward_minutes": 12.0,
                             "forward_minutes": 2.0, "backward_steps": 1440,
                             "forward_steps": 240, "steps": 1680, "drift_alerts": 0,
-                            "goal_met": True}
+                            "band": "in", "goal_met": True}
     code = cli.main(["history", "--library", str(lib), "--today", "2026-03-24",
                      "--weeks", "6", "--goal-minutes", "9"])
     out, err = capsys.readouterr()
@@ -221,3 +234,230 @@ def test_rtc_seconds_count_from_2000_or_1970():
     assert clock.rtc_datetime(int((when - datetime(1970, 1, 1)).total_seconds())) == when
     assert not clock.clock_was_set(clock.rtc_datetime(3600))
     assert clock.rtc_datetime(3600) == datetime(2000, 1, 1) + timedelta(hours=1)
+
+
+# ---------------------------------------------------------------------------- the page
+
+# a 4-week programme from Mon 2 March 2026: (day, backward minutes of each session);
+# days not listed were not walked
+PROGRAMME = [
+    (2, [12]), (3, [11]), (5, [16]), (7, [10]),  # week 1: 4 met, 5th above the band
+    (9, [13]), (10, [8]), (11, [6, 6]), (12, [601 / 60]),  # week 2: 3 met, 10th below
+    (16, [12]), (17, [14]), (18, [15]), (20, [12]),  # week 3: 4 met
+    (23, [13]), (24, [14]), (25, [12]),  # week 4: 3 met so far
+]
+PROG_TODAY = date(2026, 3, 26)
+FAILED_CHECK_DAY = 9  # the week's balance check, on each week's first day
+
+
+def _walk_programme(lib, last_day=31):
+    lib.mkdir(parents=True, exist_ok=True)
+    for day, minutes in PROGRAMME:
+        if day > last_day:
+            continue
+        week = (day - 2) // 7
+        for k, m in enumerate(minutes):
+            first = k == 0 and day in (2, 9, 16, 23)
+            write_session(
+                lib, "esp32-pp", datetime(2026, 3, day, 9 + 4 * k, 0), backward_min=m,
+                forward_min=1, back_mm=450 + 50 * week,
+                back_period_s=(130 - 5 * week) / ODR,  # 96 steps/min, then faster
+                offsets_mm=lambda i, w=week: (-1) ** i * (420 - 100 * w) * (i % 5) // 4,
+                alerts=max(0, 2 - week),
+                balance=[(10, 7 if day == FAILED_CHECK_DAY else 9,
+                          day != FAILED_CHECK_DAY)] if first else ())
+    return lib
+
+
+@pytest.fixture(scope="module")
+def prog_lib(tmp_path_factory):
+    return _walk_programme(tmp_path_factory.mktemp("programme"))
+
+
+def test_band_of_judges_minutes_as_shown():
+    band = library.band_of
+    assert [band(m) for m in (0, 9.94, 9.96, 10, 12.5, 15, 15.04, 15.06, 40)] == [
+        "below", "below", "in", "in", "in", "in", "in", "above", "above"]
+    assert band(12, goal_minutes=12, max_minutes=12) == "in"
+    assert band(12.1, goal_minutes=12, max_minutes=12) == "above"
+
+
+def test_programme_knows_the_band(prog_lib):
+    h = programme(sessions(prog_lib), today=PROG_TODAY)
+    days = {d["date"].day: d for d in h["days"]}
+    assert h["goal"]["max_minutes"] == 15 and h["today"] == PROG_TODAY
+    assert days[5]["band"] == "above" and days[5]["goal_met"]  # 16 min: met, shown
+    assert days[10]["band"] == "below" and not days[10]["goal_met"]
+    assert days[11]["band"] == "in" and days[11]["sessions"] == 2  # 6 + 6
+    assert days[18]["band"] == "in"  # 15 min: the top of the band is in it
+    assert [w["days_goal_met"] for w in h["weeks"]] == [4, 3, 4, 3]
+    assert [w["days_in_band"] for w in h["weeks"]] == [3, 3, 4, 3]
+    assert [w["days_above_band"] for w in h["weeks"]] == [1, 0, 0, 0]
+    assert "10-15 min backward" in h["summary"]
+
+
+def test_calendar_cells_mark_missed_days_bands_goals_and_today(prog_lib):
+    h = programme(sessions(prog_lib), today=PROG_TODAY)
+    cal = history.calendar_cells(h)
+    assert [r["week"] for r in cal] == [1, 2, 3, 4]
+    assert [r["status"] for r in cal] == ["met", "missed", "met", "in progress"]
+    kinds = [[c["kind"] for c in r["cells"]] for r in cal]
+    assert kinds[0] == ["in", "in", "missed", "above", "missed", "in", "missed"]
+    assert kinds[1] == ["in", "below", "in", "in", "missed", "missed", "missed"]
+    assert kinds[3] == ["in", "in", "in", "today", "to come", "to come", "to come"]
+    cells = {c["date"]: c for r in cal for c in r["cells"]}
+    assert len(cells) == 28 and min(cells) == date(2026, 3, 2)
+    missed = cells[date(2026, 3, 4)]
+    assert not missed["walked"] and missed["minutes"] == 0 and missed["band"] is None
+    assert not cells[date(2026, 3, 10)]["goal_met"] and cells[date(2026, 3, 5)]["goal_met"]
+    assert [d for d, c in cells.items() if c["today"]] == [PROG_TODAY]
+    assert cells[date(2026, 3, 11)]["minutes"] == pytest.approx(12, abs=0.02)
+
+
+def test_headline_says_the_week_and_the_days_done(prog_lib):
+    early = [s for s in sessions(prog_lib) if s.day <= date(2026, 3, 12)]
+    h = programme(early, today=date(2026, 3, 13))
+    main, detail = history.headline(h)
+    assert main == "Week 2 of 4 — 3 of 4 days done this week"
+    assert "7 of 16 days done, 1 of 4 weeks met" in detail
+    assert "today: not walked yet" in detail
+    h = programme(sessions(prog_lib), today=PROG_TODAY)
+    assert history.headline(h)[0] == "Week 4 of 4 — 3 of 4 days done this week"
+    h = programme(sessions(prog_lib), today=date(2026, 4, 2))
+    assert history.headline(h)[0] == "Programme finished — 2 of 4 weeks met"
+    h = programme(sessions(prog_lib), today=date(2026, 2, 20), start=date(2026, 3, 2))
+    assert history.headline(h)[0] == "The programme starts on Mon 2 Mar"
+
+
+def test_session_metrics_on_a_hand_made_session(tmp_path):
+    # 1 min forward (1 stride/s), then 60 backward strides of 0.6 m every 1.25 s whose
+    # offsets go 0.10, 0.25, -0.30, 0.40 m; 3 drift alerts; two balance checks
+    offs = [100, 250, -300, 400]
+    write_session(tmp_path, "b", datetime(2026, 4, 1, 9, 0), forward_min=1,
+                  backward_min=1.25, back_mm=600, back_period_s=1.25,
+                  offsets_mm=lambda k: offs[k % 4], alerts=3,
+                  balance=[(10, 9, True), (10, 6, False)])
+    s, = sessions(tmp_path, cache=False)
+    assert s.forward_cadence_spm == pytest.approx(120)
+    assert s.backward_cadence_spm == pytest.approx(96)  # 2 steps per 1.25 s
+    assert s.cadence_spm == pytest.approx(2 * 120 * 60 / (60 + 75))
+    assert s.forward_stride_m == pytest.approx(1.3)
+    assert s.backward_stride_m == pytest.approx(0.6)
+    assert s.backward_strides_seen == 60
+    assert s.on_line_share == pytest.approx(0.5)  # 0.10 and 0.25 (the limit is in)
+    assert s.mean_offset_m == pytest.approx((0.1 + 0.25 + 0.3 + 0.4) / 4)
+    assert s.max_offset_m == pytest.approx(0.4)
+    assert s.backward_minutes == pytest.approx(1.25)
+    assert s.alerts_per_10min == pytest.approx(3 * 10 / 1.25)
+    assert [(b["forward_steps"], b["backward_steps"], b["target_backward"], b["passed"])
+            for b in s.balance_checks] == [(10, 9, 9, True), (10, 6, 9, False)]
+    assert s.balance_checks[1]["max_lateral_m"] == pytest.approx(0.4)
+    # kept in the cache: read again from it, the same
+    assert sessions(tmp_path) == [s] and sessions(tmp_path) == [s]
+
+
+def test_a_session_without_strides_has_no_metrics(tmp_path):
+    write_session(tmp_path, "b", datetime(2026, 4, 1, 9, 0), balance=[(10, 9, True)])
+    s, = sessions(tmp_path, cache=False)
+    assert (s.cadence_spm, s.backward_stride_m, s.on_line_share, s.max_offset_m,
+            s.alerts_per_10min) == (None, None, None, None, None)
+    assert len(s.balance_checks) == 1
+
+
+def test_day_trends_put_a_days_sessions_together(prog_lib):
+    trends = {t["date"].day: t for t in history.day_trends(sessions(prog_lib))}
+    assert sorted(trends) == [d for d, _ in PROGRAMME]
+    two = trends[11]  # two sessions of 6 min, week 2
+    assert two["sessions"] == 2 and two["backward_minutes"] == pytest.approx(12, abs=0.02)
+    assert two["backward_stride_m"] == pytest.approx(0.5)
+    assert two["backward_cadence_spm"] == pytest.approx(2 * 60 * ODR / 125)
+    assert two["forward_cadence_spm"] == pytest.approx(120)
+    assert trends[23]["backward_cadence_spm"] == pytest.approx(2 * 60 * ODR / 115)
+    assert two["alerts_per_10min"] == pytest.approx(10 * 2 / two["backward_minutes"])
+    assert trends[2]["backward_stride_m"] == pytest.approx(0.45)
+    assert trends[23]["alerts_per_10min"] == 0
+    assert trends[2]["max_offset_m"] == pytest.approx(0.42)
+    assert trends[23]["max_offset_m"] == pytest.approx(0.12)
+    assert trends[2]["on_line_share"] < trends[23]["on_line_share"] == 1
+    checks = [(d, b["passed"]) for d, t in sorted(trends.items()) for b in t["balance_checks"]]
+    assert checks == [(2, True), (9, False), (16, True), (23, True)]
+
+
+def _png_size(path):
+    import struct
+
+    data = open(path, "rb").read(24)
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", data[16:24])
+
+
+def test_history_page_png_and_html(tmp_path, capsys):
+    # the programme as it stands on Friday of week 2
+    lib = _walk_programme(tmp_path / "lib", last_day=12)
+    png, page = tmp_path / "h" / "history.png", tmp_path / "h" / "history.html"
+    code = cli.main(["history", "--library", str(lib), "--today", "2026-03-13",
+                     "--png", str(png), "--html", str(page)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "Days walked" in out and f"wrote {page} and {png}" in out
+    assert "band 10-15 min: 6 day(s) in it, 1 above, 1 below" in out
+    w, hgt = _png_size(png)
+    assert w == 1500 and hgt > 1200
+    text = page.read_text(encoding="utf-8")
+    assert "<h1>Week 2 of 4 — 3 of 4 days done this week</h1>" in text
+    assert text.count("data:image/png;base64,") == 1 and "http" not in text
+    assert '<td class="missed">Wed 4 Mar<br>not walked</td>' in text
+    assert '<td class="below">Tue 10 Mar<br>8 min</td>' in text
+    assert '<td class="above">Thu 5 Mar<br>16 min ✓</td>' in text
+    assert '<td class="today">Fri 13 Mar<br>today, not walked yet</td>' in text
+    assert 'not passed (10/10 forward, 7/9 backward)' in text
+    # only the PNG; the JSON with a page: the JSON alone on stdout
+    code = cli.main(["history", "--library", str(lib), "--today", "2026-03-13",
+                     "--json", "--png", str(tmp_path / "only.png")])
+    out, err = capsys.readouterr()
+    assert code == 0 and json.loads(out)["today"] == "2026-03-13" and "only.png" in err
+
+
+def test_history_page_unwritable_paths_are_one_line_errors(prog_lib, tmp_path, capsys):
+    for bad in (["--png", str(tmp_path)], ["--html", "/proc/nope/history.html"]):
+        code = cli.main(["history", "--library", str(prog_lib), *bad])
+        out, err = capsys.readouterr()
+        assert code == 2 and err.count("\n") == 1 and "error:" in err, err
+        assert "Traceback" not in err
+
+
+def test_history_json_minutes_are_rounded(prog_lib, capsys):
+    code = cli.main(["history", "--library", str(prog_lib), "--today", "2026-03-26",
+                     "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    h = json.loads(out)
+    mar12 = next(d for d in h["days"] if d["date"] == "2026-03-12")
+    assert mar12["backward_minutes"] == 10.0 and mar12["band"] == "in"  # 10.0167
+    minutes = [v for d in h["days"] + h["weeks"] for k, v in d.items()
+               if k.endswith("minutes")] + [h["programme"]["backward_minutes"]]
+    assert minutes and all(round(m, 1) == m for m in minutes)
+    assert h["weeks"][1]["backward_minutes"] == round(13 + 8 + 12 + 601 / 60, 1)
+
+
+def test_max_minutes_must_not_be_below_the_goal(prog_lib, capsys):
+    code = cli.main(["history", "--library", str(prog_lib), "--goal-minutes", "12",
+                     "--max-minutes", "11"])
+    assert code == 2 and "--max-minutes" in capsys.readouterr().err
+
+
+def test_day_trends_weigh_each_session_by_what_it_measured(tmp_path):
+    # one day, two sessions: 60 backward strides of 0.5 m, once a second, on the line,
+    # 1 alert; then 120 of 0.8 m every 1.25 s, all 0.3 m off the line, 2 alerts
+    write_session(tmp_path, "b", datetime(2026, 4, 1, 9, 0), backward_min=1, back_mm=500,
+                  alerts=1)
+    write_session(tmp_path, "b", datetime(2026, 4, 1, 17, 0), backward_min=2.5,
+                  back_mm=800, back_period_s=1.25, offsets_mm=lambda k: 300, alerts=2)
+    day, = history.day_trends(sessions(tmp_path, cache=False))
+    assert day["sessions"] == 2 and day["backward_minutes"] == pytest.approx(3.5)
+    assert day["backward_stride_m"] == pytest.approx((60 * 0.5 + 120 * 0.8) / 180)
+    assert day["backward_cadence_spm"] == pytest.approx(2 * 180 * 60 / (60 + 150))
+    assert day["on_line_share"] == pytest.approx(60 / 180)
+    assert day["mean_offset_m"] == pytest.approx(120 * 0.3 / 180)
+    assert day["max_offset_m"] == pytest.approx(0.3)
+    assert day["alerts_per_10min"] == pytest.approx(10 * 3 / 3.5)

@@ -25,6 +25,16 @@ datetimes. A start before 2020 means the board's clock was not set: such session
 Backward minutes are the time spent in bouts that are mostly backward (more than half
 of their strides backward); a bout runs from the lift-off of its first stride to the
 landing of its last.
+
+Each session also carries what the history page trends, computed once when the file is
+read (and kept in the cache): cadence, mean stride length, how straight the backward
+strides were, drift alerts per 10 backward minutes and the balance checks
+(`Session` lists them; `session_metrics` computes them from a result).
+
+The programme's band: a day's backward minutes are below it (the goal is not met),
+in it (10-15 min by default) or above it (the goal is met; more than the programme
+asks, worth a look but not a failure). Days are judged on their minutes as shown, to
+0.1 min (MINUTES_DECIMALS), so a page never shows "10.0 min" on a day that missed 10.
 """
 
 from __future__ import annotations
@@ -45,13 +55,19 @@ from retrostep.schema import COUNTERS
 ENV_LIBRARY = "RETROSTEP_LIBRARY"
 DEFAULT_LIBRARY = "~/.retrostep/library"
 CACHE_FILE = ".index.json"
-CACHE_VERSION = 2  # 2: sideways counters
+CACHE_VERSION = 3  # 2: sideways counters; 3: cadence, strides, straightness, balance
 BOUT_GAP_S = gait.DEFAULTS["bout_gap_s"]
 
 # the weekly programme (DESIGN.md section 1): 10-15 min backward, 4 days a week, 4 weeks
-GOAL_MINUTES = 10.0
+GOAL_MINUTES = 10.0  # the band's low end: a day with fewer minutes has not met the goal
+MAX_MINUTES = 15.0  # the band's high end: more is not a failure, but worth showing
 DAYS_PER_WEEK = 4
 PROGRAMME_WEEKS = 4
+MINUTES_DECIMALS = 1  # minutes are shown, and days judged, to 0.1 min
+BANDS = ("below", "in", "above")
+
+# straightness of a backward stride: within this distance of the line (either side)
+ON_LINE_M = 0.25
 
 
 # ---------------------------------------------------------------------------- places
@@ -170,6 +186,21 @@ class Session:
     forward_minutes: float = 0.0
     backward_minutes: float = 0.0
     complete: bool = False  # the session summary was read (the session was closed)
+    # what the history trends (session_metrics); None when the session has nothing to
+    # measure (no bout of two strides, no backward stride, no backward minute)
+    cadence_spm: float | None = None  # steps (both feet) per minute while walking
+    forward_cadence_spm: float | None = None  # ... in the bouts mostly forward
+    backward_cadence_spm: float | None = None  # ... in the bouts mostly backward
+    forward_stride_m: float | None = None  # mean stride length of the forward strides
+    backward_stride_m: float | None = None  # ... of the backward strides
+    backward_strides_seen: int = 0  # backward stride records read (the weights below)
+    on_line_share: float | None = None  # backward strides within ON_LINE_M of the line
+    mean_offset_m: float | None = None  # mean |lateral offset| of the backward strides
+    max_offset_m: float | None = None  # largest |lateral offset| of a backward stride
+    alerts_per_10min: float | None = None  # drift alerts per 10 backward minutes
+    # balance checks: t_s, forward_steps, target_forward, backward_steps,
+    # target_backward, passed (bool), max_lateral_m
+    balance_checks: list = field(default_factory=list)
     problems: list = field(default_factory=list)  # damage found while decoding
     error: str | None = None  # set when nothing could be read
 
@@ -224,12 +255,64 @@ def read_session(path, board_hint="", log=None) -> tuple[Session, dict | None]:
     bl = bouts_of(result["events"])
     s.bouts = len(bl)
     s.forward_minutes, s.backward_minutes = minutes_by_direction(bl)
+    for key, value in session_metrics(result, bl, s.drift_alerts, s.backward_minutes).items():
+        setattr(s, key, value)
     s.complete = info["complete"]
     s.problems = [f"byte {p['offset']}: {p['reason']}" for p in result["problems"]]
     if not s.complete:
         s.problems.append("no session summary: the session was cut short (power cut or "
                           "unplugged); counts come from the stride records read")
     return s, result
+
+
+def _cadence(bouts):
+    """Steps per minute over the bouts of two strides or more, or None."""
+    bl = [b for b in bouts if b.cadence_spm]
+    t = sum(b.duration_s for b in bl)
+    return 2 * sum(len(b.strides) for b in bl) * 60.0 / t if t else None
+
+
+def _mean(values):
+    return sum(values) / len(values) if values else None
+
+
+def session_metrics(result, bouts, drift_alerts, backward_minutes) -> dict:
+    """The per-session figures the history trends, from a result and its bouts.
+
+    Cadence: steps (two per stride) per minute over the bouts of two strides or more
+    (all of them, and those mostly forward / backward). Stride length: the mean of the
+    forward / backward strides. Straightness, of the backward strides: the share within
+    ON_LINE_M of the line, the mean and the largest |lateral offset|. Alerts: drift
+    alerts (raised in backward bouts only) per 10 backward minutes. Balance checks as
+    the log has them, times in s and the lateral offset in m.
+    """
+    strides = [e for e in result["events"] if e["type"] == "stride"]
+    fwd = [e for e in strides if e["direction"] == "forward"]
+    bwd = [e for e in strides if e["direction"] == "backward"]
+    offsets = [abs(e["lateral_offset_m"]) for e in bwd]
+    return {
+        "cadence_spm": _cadence(bouts),
+        "forward_cadence_spm": _cadence([b for b in bouts if b.direction == "forward"]),
+        "backward_cadence_spm": _cadence([b for b in bouts if b.direction == "backward"]),
+        "forward_stride_m": _mean([e["length_m"] for e in fwd]),
+        "backward_stride_m": _mean([e["length_m"] for e in bwd]),
+        "backward_strides_seen": len(bwd),
+        "on_line_share": (sum(1 for o in offsets if o <= ON_LINE_M + 1e-9) / len(offsets)
+                          if offsets else None),
+        "mean_offset_m": _mean(offsets),
+        "max_offset_m": max(offsets) if offsets else None,
+        "alerts_per_10min": (10.0 * drift_alerts / backward_minutes
+                             if backward_minutes > 0 else None),
+        "balance_checks": [balance_check(b) for b in result.get("balance_checks", [])],
+    }
+
+
+def balance_check(b):
+    """One balance check of a result as the history keeps it."""
+    return {"t_s": b["t_s"], "forward_steps": b["forward_steps"],
+            "target_forward": b["target_forward"], "backward_steps": b["backward_steps"],
+            "target_backward": b["target_backward"], "passed": bool(b["passed"]),
+            "max_lateral_m": b["max_lateral_mm"] / 1000}
 
 
 def session_files(lib):
@@ -369,12 +452,24 @@ def _streaks(flags):
     return best, run
 
 
+def band_of(minutes, goal_minutes=GOAL_MINUTES, max_minutes=MAX_MINUTES):
+    """'below', 'in' or 'above' the band of backward minutes, judged on the minutes as
+    shown (rounded to MINUTES_DECIMALS): 9.96 min shows as 10.0 and is in the band."""
+    m = round(minutes, MINUTES_DECIMALS)
+    if m < goal_minutes - 1e-9:
+        return "below"
+    return "above" if m > max_minutes + 1e-9 else "in"
+
+
 def programme(all_sessions, goal_minutes=GOAL_MINUTES, days_per_week=DAYS_PER_WEEK,
-              weeks=PROGRAMME_WEEKS, start=None, today=None) -> dict:
+              weeks=PROGRAMME_WEEKS, start=None, today=None,
+              max_minutes=MAX_MINUTES) -> dict:
     """Days, weeks, the programme's progress and the streaks, from dated sessions.
 
     A day meets the goal when its backward minutes (all its sessions together) reach
-    `goal_minutes`; a week meets it when `days_per_week` of its days do. Weeks are the
+    `goal_minutes`; its "band" says whether they are below, in or above the band
+    `goal_minutes`..`max_minutes` (band_of). A week meets the goal when
+    `days_per_week` of its days do. Weeks are the
     programme's: seven days from `start` (default: the first day with a session).
     Streaks: consecutive days, and consecutive weeks, meeting the goal; the current
     streaks end today / this week, or yesterday / last week while today / this week
@@ -383,9 +478,10 @@ def programme(all_sessions, goal_minutes=GOAL_MINUTES, days_per_week=DAYS_PER_WE
     today = today or date.today()
     if isinstance(start, datetime):
         start = start.date()
+    max_minutes = max(max_minutes, goal_minutes)
     dated = [s for s in all_sessions if s.start is not None and s.error is None]
     undated = [s for s in all_sessions if s.start is None or s.error is not None]
-    days = _day_totals(dated, goal_minutes)
+    days = _day_totals(dated, goal_minutes, max_minutes)
     if start is None:
         start = min(days) if days else today
     met_in_week = _goal_days_by_week(days, start)
@@ -393,20 +489,22 @@ def programme(all_sessions, goal_minutes=GOAL_MINUTES, days_per_week=DAYS_PER_WE
     end = start + timedelta(days=7 * weeks - 1)
     progress = _progress(week_rows[:weeks], end, weeks, days_per_week, today)
     return {
-        "goal": {"minutes": goal_minutes, "days_per_week": days_per_week, "weeks": weeks,
-                 "start": start, "end": end},
+        "goal": {"minutes": goal_minutes, "max_minutes": max_minutes,
+                 "days_per_week": days_per_week, "weeks": weeks, "start": start, "end": end},
+        "today": today,
         "days": [days[d] for d in sorted(days)],
         "weeks": week_rows,
         "programme": progress,
         "streaks": _goal_streaks(days, met_in_week, start, days_per_week, today),
         "undated_sessions": [s.label for s in undated if s.error is None],
         "unreadable_sessions": [s.path for s in undated if s.error is not None],
-        "summary": _programme_summary(progress, weeks, days_per_week, goal_minutes),
+        "summary": _programme_summary(progress, weeks, days_per_week, goal_minutes,
+                                      max_minutes),
     }
 
 
-def _day_totals(dated, goal_minutes):
-    """{date: that day's sessions added up, and whether they met the goal}."""
+def _day_totals(dated, goal_minutes, max_minutes):
+    """{date: that day's sessions added up, whether they met the goal, and the band}."""
     days = {}
     for s in dated:
         d = days.setdefault(s.day, {"date": s.day, "sessions": 0, "backward_minutes": 0.0,
@@ -420,7 +518,8 @@ def _day_totals(dated, goal_minutes):
         d["steps"] += s.steps
         d["drift_alerts"] += s.drift_alerts
     for d in days.values():
-        d["goal_met"] = d["backward_minutes"] >= goal_minutes - 1e-9
+        d["band"] = band_of(d["backward_minutes"], goal_minutes, max_minutes)
+        d["goal_met"] = d["band"] != "below"
     return days
 
 
@@ -451,6 +550,8 @@ def _week_rows(days, met_in_week, start, weeks, days_per_week, today):
             "week": k + 1, "first_day": w0, "last_day": w1,
             "in_programme": k < weeks,
             "days_walked": len(ds), "days_goal_met": met,
+            "days_in_band": sum(1 for d in ds if d["band"] == "in"),
+            "days_above_band": sum(1 for d in ds if d["band"] == "above"),
             "backward_minutes": sum(d["backward_minutes"] for d in ds),
             "backward_steps": sum(d["backward_steps"] for d in ds),
             "forward_steps": sum(d["forward_steps"] for d in ds),
@@ -506,12 +607,19 @@ def _progress(prog, end, weeks, days_per_week, today):
             "backward_minutes": sum(w["backward_minutes"] for w in prog)}
 
 
-def _programme_summary(progress, weeks, days_per_week, goal_minutes):
+def _programme_summary(progress, weeks, days_per_week, goal_minutes, max_minutes):
     """The one-line summary of the programme's progress."""
     state, current = progress["state"], progress["current_week"]
     summary = (f"programme {state}: {progress['weeks_met']} of {weeks} weeks met "
                f"({progress['days_met']} of {weeks * days_per_week} days of "
-               f">= {goal_minutes:g} min backward)")
+               f"{band_text(goal_minutes, max_minutes)} backward)")
     if current and state == "in progress":
         summary += f"; this is week {current}"
     return summary
+
+
+def band_text(goal_minutes=GOAL_MINUTES, max_minutes=MAX_MINUTES):
+    """'10-15 min' (or '>= 10 min' when the band has no width)."""
+    if max_minutes > goal_minutes:
+        return f"{goal_minutes:g}-{max_minutes:g} min"
+    return f">= {goal_minutes:g} min"

@@ -3,10 +3,12 @@
 import sys
 from datetime import date
 
-from retrostep.analysis.library import (check_library, DAYS_PER_WEEK, GOAL_MINUTES,
-    library_dir, programme, PROGRAMME_WEEKS, resolve_session, sessions)
-from retrostep.analysis.report import (load_report, history_json, print_history,
-    session_title, write_report, write_strides_csv, write_summary_csv)
+from retrostep.analysis.history import history_json, write_history
+from retrostep.analysis.library import (band_text, check_library, DAYS_PER_WEEK,
+    GOAL_MINUTES, library_dir, MAX_MINUTES, programme, PROGRAMME_WEEKS, resolve_session,
+    sessions)
+from retrostep.analysis.report import (load_report, print_history, session_title,
+    write_report, write_strides_csv, write_summary_csv)
 from retrostep.errors import RetrostepError
 
 
@@ -51,12 +53,26 @@ def do_history(args):
     if args.goal_minutes <= 0 or args.days_per_week not in range(1, 8) or args.weeks < 1:
         raise RetrostepError("--goal-minutes must be > 0, --days-per-week 1..7 and "
                              "--weeks >= 1")
+    max_minutes = args.max_minutes if args.max_minutes is not None else max(
+        MAX_MINUTES, args.goal_minutes)
+    if max_minutes < args.goal_minutes:
+        raise RetrostepError(f"--max-minutes ({max_minutes:g}) must not be below "
+                             f"--goal-minutes ({args.goal_minutes:g})")
     hist = programme(found, goal_minutes=args.goal_minutes, days_per_week=args.days_per_week,
-                     weeks=args.weeks, start=args.start, today=args.today)
+                     weeks=args.weeks, start=args.start, today=args.today,
+                     max_minutes=max_minutes)
     if args.json:
         print(history_json(hist))
     else:
         print_history(hist)
+        days = hist["days"]
+        counts = {b: sum(1 for d in days if d["band"] == b) for b in ("in", "above", "below")}
+        print(f"band {band_text(args.goal_minutes, max_minutes)}: {counts['in']} day(s) in "
+              f"it, {counts['above']} above, {counts['below']} below")
+    if args.png or args.html:
+        png, page = write_history(hist, found, args.png, args.html)
+        wrote = " and ".join(p for p in (page, png) if p)
+        print(f"wrote {wrote}", file=sys.stderr if args.json else sys.stdout)
     return 0
 
 
@@ -101,8 +117,11 @@ def register(sub):
 
     p = sub.add_parser("history", help="backward minutes per day and week, programme, streaks",
                        description="Backward minutes and steps per day and per programme "
-                       "week, the programme's progress (default: 10 min backward on 4 days "
-                       "a week for 4 weeks) and the streaks of days and weeks meeting it.")
+                       "week, the programme's progress (default: 10-15 min backward on 4 "
+                       "days a week for 4 weeks) and the streaks of days and weeks meeting "
+                       "it; with --png / --html also a page with the programme as a "
+                       "calendar and the trends of minutes, cadence, stride length, "
+                       "straightness and balance checks.")
     _common(p, session=False)
     p.add_argument("--goal-minutes", type=float, default=GOAL_MINUTES, metavar="M",
                    help=f"backward minutes a day needs (default {GOAL_MINUTES:g})")
@@ -114,7 +133,15 @@ def register(sub):
                    help="first day of the programme (default: the first day walked)")
     p.add_argument("--today", type=_date, metavar="YYYY-MM-DD",
                    help="count streaks up to this day (default: today)")
-    p.add_argument("--json", action="store_true", help="print the history as JSON")
+    p.add_argument("--max-minutes", type=float, default=None, metavar="M",
+                   help=f"top of the band of backward minutes a day (default "
+                   f"{MAX_MINUTES:g}); more is shown, not counted as a failure")
+    p.add_argument("--json", action="store_true",
+                   help="print the history as JSON (minutes to 0.1)")
+    p.add_argument("--png", metavar="FILE.png",
+                   help="also draw the history page: calendar and trends")
+    p.add_argument("--html", metavar="FILE.html",
+                   help="also write the history page as one self-contained HTML file")
     p.set_defaults(func=do_history)
 
     p = sub.add_parser("export", help="strides (and session summaries) as CSV",
