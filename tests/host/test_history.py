@@ -461,3 +461,19 @@ def test_day_trends_weigh_each_session_by_what_it_measured(tmp_path):
     assert day["mean_offset_m"] == pytest.approx(120 * 0.3 / 180)
     assert day["max_offset_m"] == pytest.approx(0.3)
     assert day["alerts_per_10min"] == pytest.approx(10 * 3 / 3.5)
+
+
+def test_days_after_the_programme_are_not_missed(tmp_path):
+    (tmp_path / "b").mkdir()
+    for when in (datetime(2026, 3, 2, 9), datetime(2026, 4, 8, 9)):
+        write_session(tmp_path, "b", when, backward_min=12)
+    h = programme(sessions(tmp_path), today=date(2026, 4, 9))
+    cal = history.calendar_cells(h)
+    assert [r["in_programme"] for r in cal] == [True] * 4 + [False, False]
+    assert [c["kind"] for c in cal[0]["cells"]] == ["in"] + ["missed"] * 6
+    assert {c["kind"] for c in cal[4]["cells"]} == {"after"}
+    assert [c["kind"] for c in cal[5]["cells"]] == ["after", "after", "in", "today",
+                                                    "to come", "to come", "to come"]
+    assert history.headline(h)[0] == "Programme finished — 0 of 4 weeks met"
+    png = history.plot_history(h, sessions(tmp_path))
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"

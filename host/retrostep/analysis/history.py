@@ -46,10 +46,11 @@ KIND_COLOURS = {
     "missed": "#e4e4e4",  # a past day not walked: grey, hatched
     "today": "#ffffff",  # today, not walked yet
     "to come": "#ffffff",
+    "after": "#f7f7f7",  # a day after the programme, not walked: nothing was asked
 }
 KIND_WORDS = {"in": "in the band", "above": "above the band", "below": "below the band",
               "missed": "not walked", "today": "today, not walked yet",
-              "to come": "to come"}
+              "to come": "to come", "after": "–"}
 STATUS_COLOURS = {"met": "#1a7f37", "missed": "#c62828", "in progress": "#8a6d00",
                   "to come": "#777777"}
 PASS_COLOUR = "#1a7f37"
@@ -114,7 +115,8 @@ def calendar_cells(hist):
     A cell: date, minutes (backward, 0 when not walked), sessions, walked, goal_met,
     band ('below' / 'in' / 'above', None when not walked), today, and kind — its
     colour: the band on a day walked, else 'missed' (a past day of the programme not
-    walked), 'today' (not walked yet) or 'to come'.
+    walked), 'after' (a past day after the programme, not walked: nothing was asked),
+    'today' (not walked yet) or 'to come'.
     """
     days = {d["date"]: d for d in hist["days"]}
     today = hist["today"]
@@ -127,7 +129,7 @@ def calendar_cells(hist):
             if d is not None:
                 kind = d["band"]
             elif day < today:
-                kind = "missed"
+                kind = "missed" if w["in_programme"] else "after"
             elif day == today:
                 kind = "today"
             else:
@@ -291,14 +293,17 @@ def _draw_calendar(ax, hist, cal):
                 color="#555555")
     for r, row in enumerate(cal):
         colour = STATUS_COLOURS[row["status"]]
+        progress = f"{min(row['days_goal_met'], need)} of {need} days · {row['status']}"
+        if not row["in_programme"]:  # after the programme: nothing to meet
+            colour = STATUS_COLOURS["to come"]
+            progress = f"{row['days_goal_met']} day(s) of {g['minutes']:g}+ min"
         label = f"Week {row['week']}" + ("" if row["in_programme"] else " (after)")
         ax.text(-0.08, r + 0.3, label, ha="right", va="center", fontsize=13,
                 fontweight="bold")
         ax.text(-0.08, r + 0.56, f"{row['first_day']:%d %b} – {row['last_day']:%d %b}",
                 ha="right", va="center", fontsize=9.5, color="#555555")
-        ax.text(-0.08, r + 0.8, f"{min(row['days_goal_met'], need)} of {need} days · "
-                f"{row['status']}", ha="right", va="center", fontsize=10.5, color=colour,
-                fontweight="bold")
+        ax.text(-0.08, r + 0.8, progress, ha="right", va="center", fontsize=10.5,
+                color=colour, fontweight="bold")
         for i, c in enumerate(row["cells"]):
             x, y = i + 0.04, r + 0.05
             ax.add_patch(Rectangle((x, y), 0.92, 0.88, facecolor=KIND_COLOURS[c["kind"]],
@@ -306,7 +311,7 @@ def _draw_calendar(ax, hist, cal):
                                    lw=3.2 if c["today"] else 0.8,
                                    hatch="///" if c["kind"] == "missed" else None,
                                    zorder=2 if c["today"] else 1))
-            faint = c["kind"] in ("to come", "missed")
+            faint = c["kind"] in ("to come", "missed", "after")
             ax.text(x + 0.06, y + 0.2, f"{c['date']:%a} {c['date'].day} {c['date']:%b}",
                     ha="left", va="center", fontsize=9.5,
                     color="#888888" if faint else "#222222", zorder=3)
@@ -484,8 +489,9 @@ def _date_axis(axes, hist, trends):
             ax.axvline(date2num(hist["today"]), color="#111111", lw=1, ls=":", zorder=0)
     top = axes[0]
     if first <= hist["today"] <= last:
-        top.text(date2num(hist["today"]), 0.98, " today", transform=top.get_xaxis_transform(),
-                 ha="left", va="top", fontsize=9)
+        top.text(date2num(hist["today"]) + 0.15, 0.03, "today",
+                 transform=top.get_xaxis_transform(), ha="left", va="bottom", fontsize=9,
+                 zorder=4, bbox=dict(facecolor="white", edgecolor="none", alpha=0.8, pad=1))
 
 
 # ---------------------------------------------------------------------------- HTML
@@ -526,9 +532,12 @@ def _calendar_table(hist, cal):
             attr = f' class="{cls.strip()}"' if cls.strip() else ""
             cells.append(f"<td{attr}>{esc(_day_words(c['date']))}<br>{esc(what)}</td>")
         scls = {"met": "met", "missed": "missedw"}.get(row["status"], "")
+        done, status = f"{min(row['days_goal_met'], need)} of {need}", row["status"]
+        if not row["in_programme"]:
+            done, status, scls = str(row["days_goal_met"]), "after the programme", ""
         rows.append(f"<tr><th>{esc(label)}</th>" + "".join(cells)
-                    + f'<td class="num">{min(row["days_goal_met"], need)} of {need}</td>'
-                    + f'<td class="{scls}">{esc(row["status"])}</td></tr>')
+                    + f'<td class="num">{done}</td>'
+                    + f'<td class="{scls}">{esc(status)}</td></tr>')
     rows.append("</table>")
     return "\n".join(rows)
 
