@@ -623,3 +623,48 @@ def write_history(hist, sessions, out_png=None, out_html=None):
     if out_html:
         write_output(out_html, html_page(hist, sessions, data))
     return out_png, out_html
+
+
+def print_history(hist, console=None):
+    from retrostep import term
+    from rich.table import Table
+
+    console = console or term.console()
+    g = hist["goal"]
+    yes, no = "[green]✓[/]", "[dim]·[/]"
+    days = Table(title="Days walked", title_justify="left")
+    for col, just in (("date", "left"), ("sessions", "right"), ("backward min", "right"),
+                      ("backward steps", "right"), ("forward steps", "right"),
+                      ("alerts", "right"), (f">= {g['minutes']:g} min", "center")):
+        days.add_column(col, justify=just)
+    for d in hist["days"]:
+        days.add_row(d["date"].strftime("%a %Y-%m-%d"), str(d["sessions"]),
+                     f"{d['backward_minutes']:.1f}", str(d["backward_steps"]),
+                     str(d["forward_steps"]), str(d["drift_alerts"]),
+                     yes if d["goal_met"] else no)
+    console.print(days)
+    weeks = Table(title=f"Programme weeks ({g['days_per_week']} days a week of >= "
+                        f"{g['minutes']:g} min backward, {g['weeks']} weeks from "
+                        f"{g['start']:%a %Y-%m-%d})", title_justify="left")
+    for col, just in (("week", "right"), ("days", "left"), ("days walked", "right"),
+                      ("days met", "right"), ("backward min", "right"),
+                      ("backward steps", "right"), ("status", "left")):
+        weeks.add_column(col, justify=just)
+    style = {"met": "green", "missed": "red", "in progress": "yellow", "to come": "dim"}
+    for w in hist["weeks"]:
+        label = str(w["week"]) + ("" if w["in_programme"] else " (after)")
+        weeks.add_row(label, f"{w['first_day']:%d %b} – {w['last_day']:%d %b}",
+                      str(w["days_walked"]), f"{w['days_goal_met']} / {g['days_per_week']}",
+                      f"{w['backward_minutes']:.1f}", str(w["backward_steps"]),
+                      f"[{style[w['status']]}]{w['status']}[/]")
+    console.print(weeks)
+    st = hist["streaks"]
+    console.print(f"[bold]{hist['summary']}[/]")
+    console.print(f"streaks: {st['days_current']} day(s) now, longest {st['days_longest']}; "
+                  f"{st['weeks_current']} week(s) now, longest {st['weeks_longest']}")
+    if hist["undated_sessions"]:
+        console.print(f"[yellow]not counted, no date (the board's clock was not set): "
+                      f"{', '.join(hist['undated_sessions'])}[/]")
+    if hist["unreadable_sessions"]:
+        console.print(f"[yellow]not counted, unreadable: "
+                      f"{', '.join(hist['unreadable_sessions'])}[/]")

@@ -3,11 +3,11 @@
 import sys
 from datetime import date
 
-from retrostep.analysis.history import history_json, write_history
+from retrostep.analysis.history import history_json, print_history, write_history
 from retrostep.analysis.library import (band_text, check_library, DAYS_PER_WEEK,
     GOAL_MINUTES, library_dir, MAX_MINUTES, programme, PROGRAMME_WEEKS, resolve_session,
     sessions)
-from retrostep.analysis.report import (load_report, print_history, session_title,
+from retrostep.analysis.report import (load_report, session_title,
     write_report, write_strides_csv, write_summary_csv)
 from retrostep.errors import RetrostepError
 
