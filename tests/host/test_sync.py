@@ -86,12 +86,12 @@ def test_interrupted_at_every_chunk_boundary_resumes_identically(board_fs, tmp_p
             board = connect(vb.url)
             real_stream = board.stream
 
-            def stream(code, consumer):
+            def stream(code, consumer, **kw):
                 def one_chunk(data):
                     consumer(data)
                     if b"\n" in data:
                         raise CutCable()
-                real_stream(code, one_chunk)
+                real_stream(code, one_chunk, **kw)
 
             board.stream = stream
             try:

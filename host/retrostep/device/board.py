@@ -6,10 +6,22 @@ with Ctrl-C (which makes it close its session file first), so the raw REPL is ou
 `Board.run(code)` executes a snippet and returns its output; `Board.stream(code, fn)`
 hands the output to `fn` as it arrives. Errors on the board come back as BoardError
 with the board's traceback.
+
+Every exchange is bounded (`Wire`, under mpremote's transport): a step gives up when
+the board is silent for `timeout` seconds, when it sends more bytes than the step's
+cap, or at the run's deadline (`Board.set_limits`). mpremote alone blocks for ever on
+a board that goes quiet in some phases of an exec (its serial reads have no timeout)
+and takes any number of bytes. A step cut short leaves the raw REPL out of step;
+the next call interrupts the board and enters the raw REPL again (`recover`) before
+going on, so one bad file does not end a sync. Failures that end the conversation
+(the line is gone, the board does not come back, the deadline) are `BoardLost`.
 """
 
+import contextlib
 import errno
+import io
 import re
+import time
 
 from retrostep.errors import RetrostepError
 
@@ -48,47 +60,245 @@ class BoardError(RetrostepError):
     """The board answered with an error, or stopped answering."""
 
 
+class BoardLost(BoardError):
+    """The conversation with the board is over: the line went away, the board did not
+    come back to its REPL, or the run's deadline passed."""
+
+
+class DeadlinePassed(BoardLost):
+    """The run's deadline passed."""
+
+
+TIMEOUT_S = 10.0  # silence before a step is given up (mpremote's own follow() limit)
+RUN_CAP = 64 << 10  # bytes a plain snippet may answer (stdout and stderr)
+ERR_CAP = 8 << 10  # bytes of error output after a streamed answer
+WRITE_TIMEOUT_S = 10.0
+MAX_STREAM = 64 << 20  # stale bytes to drop after a cut stream without a cap
+RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
+
+
+class WireFault(Exception):
+    """A step of the exchange broke a limit (kind: silent, deadline, too much)."""
+
+    def __init__(self, kind, detail):
+        super().__init__(detail)
+        self.kind = kind
+
+
+class Wire:
+    """The serial line under mpremote's transport, with the limits of the current step.
+
+    mpremote reads through `read(n)` and `inWaiting()`; both check the step's limits
+    (no byte for `idle` seconds, past `until`, more than `cap` bytes) and raise
+    WireFault. The port's own read timeout is set short so that a read `mpremote`
+    means to block returns here to check them. Anything else is the port's."""
+
+    POLL_S = 0.05
+
+    def __init__(self, serial):
+        self._s = serial
+        serial.timeout = self.POLL_S
+        try:
+            serial.write_timeout = WRITE_TIMEOUT_S
+        except Exception:  # a port without write timeouts
+            pass
+        self.step(None, None, None)
+
+    def step(self, idle, until, cap):
+        self.idle, self.until, self.cap = idle, until, cap
+        self.got = 0
+        self.last = time.monotonic()
+
+    def _check(self, now):
+        if self.until is not None and now > self.until:
+            raise WireFault("deadline", "the deadline passed")
+        if self.idle is not None and now - self.last > self.idle:
+            raise WireFault("silent", f"silent for {self.idle:g} s")
+
+    def inWaiting(self):
+        self._check(time.monotonic())
+        return self._s.inWaiting()
+
+    @property
+    def in_waiting(self):
+        return self.inWaiting()
+
+    def read(self, n=1):
+        out = b""
+        while True:
+            data = self._s.read(n - len(out))  # returns within POLL_S
+            now = time.monotonic()
+            if data:
+                out += data
+                self.got += len(data)
+                self.last = now
+                if self.cap is not None and self.got > self.cap:
+                    raise WireFault("too much", f"more than the {self.cap} bytes expected")
+                if len(out) >= n:
+                    return out
+            self._check(now)
+
+    def __getattr__(self, name):
+        return getattr(self._s, name)
+
+    # what mpremote sets on its serial line (SerialTransport.close)
+    rts = property(lambda self: self._s.rts, lambda self, v: setattr(self._s, "rts", v))
+    dtr = property(lambda self: self._s.dtr, lambda self, v: setattr(self._s, "dtr", v))
+
+
+class _ConsumerFailed(Exception):
+    """An exception of the caller's consumer, carried through mpremote unchanged."""
+
+
 class Board:
     def __init__(self, transport, port):
         self.t = transport
         self.port = port
         self._id = None
+        serial = getattr(transport, "serial", None)
+        if serial is not None and not isinstance(serial, Wire):
+            serial = Wire(serial)
+            transport.serial = serial
+        self.wire = serial  # None: a transport without a serial line (tests' fakes)
+        self.timeout = TIMEOUT_S
+        self.until = None  # time.monotonic() of the run's deadline
+        self.stale = False  # a step was cut short: the raw REPL is out of step
+        self._cut_cap = None  # the byte cap of the step that was cut
 
-    def run(self, code):
+    def set_limits(self, timeout=None, deadline=None):
+        """Silence per step (seconds) and the whole run's deadline (seconds from now)."""
+        if timeout is not None:
+            self.timeout = float(timeout)
+        self.until = None if deadline is None else time.monotonic() + float(deadline)
+
+    def _exchange(self, what, call, cap=RUN_CAP, missing=None, path=None):
+        """Run one transport call within the limits; its failures as BoardErrors."""
         from mpremote.transport import TransportError, TransportExecError
 
+        if self.stale:
+            self.recover()
+        if self.wire is not None:
+            self.wire.step(self.timeout, self.until, cap)
+        done = False
         try:
-            out = self.t.exec(code)
+            out = call()
+            done = True
+            return out
+        except _ConsumerFailed as exc:
+            raise exc.args[0] from None
         except TransportExecError as exc:
+            done = True  # the board said why, and is back at its prompt
             last = exc.error_output.strip().splitlines()[-1:] or ["(no message)"]
             raise BoardError(f"the board at {self.port} failed: {last[0]}") from None
+        except WireFault as exc:
+            if exc.kind == "deadline":
+                raise DeadlinePassed(f"the deadline passed during the {what}") from None
+            raise BoardError(f"the board at {self.port} broke off the {what}: "
+                             f"{exc}") from None
         except TransportError as exc:
-            raise BoardError(f"lost the board at {self.port} ({exc}); reconnect and "
-                             "run the command again (nothing is lost)") from None
+            raise BoardError(f"the board at {self.port} broke off the {what} "
+                             f"({exc})") from None
         except OSError as exc:
-            raise BoardError(f"lost the board at {self.port} ({exc}); check the cable and "
-                             "run the command again (nothing is lost)") from None
+            if path is not None and exc.strerror == path and exc.errno is not None:
+                # mpremote turned the board's OSError into OSError(errno, path)
+                done = True
+                if exc.errno == errno.ENOENT and missing is not None:
+                    return missing
+                name = errno.errorcode.get(exc.errno, str(exc.errno))
+                raise BoardError(f"the board at {self.port} could not {what} {path}: "
+                                 f"{name}") from None
+            raise BoardLost(f"lost the board at {self.port} ({exc}); check the cable and "
+                            "run the command again (nothing is lost)") from None
+        finally:
+            if not done:
+                self.stale = True
+                self._cut_cap = cap
+            if self.wire is not None:
+                self.wire.step(None, None, None)
+
+    def recover(self, lost="does not come back to its REPL", hint="reset it and run the "
+                "command again (nothing is lost)", cap=None):
+        """Interrupt whatever the board runs and enter its raw REPL again (after a step
+        was cut short, and on connecting); BoardLost if it does not come back.
+
+        What the board still sends before its banner is read and dropped: at most the
+        cut step's cap plus RUN_CAP bytes, none more than `timeout` s apart, and no
+        later than the run's deadline."""
+        from mpremote.transport import TransportError
+
+        if self.until is not None and time.monotonic() > self.until:
+            raise DeadlinePassed("the deadline passed")
+        if cap is None:
+            cap = (self._cut_cap or MAX_STREAM) + RUN_CAP
+        try:
+            if self.wire is None:  # a transport without a serial line: mpremote's way
+                with contextlib.redirect_stdout(io.StringIO()):  # it prints its failures
+                    self.t.enter_raw_repl(soft_reset=False)
+            else:
+                self.wire.step(self.timeout, self.until, cap)
+                self._reenter()
+        except WireFault as exc:
+            if exc.kind == "deadline":
+                raise DeadlinePassed("the deadline passed") from None
+            raise BoardLost(f"the board at {self.port} {lost} ({exc}); {hint}") from None
+        except (TransportError, OSError) as exc:
+            raise BoardLost(f"the board at {self.port} {lost} ({exc}); {hint}") from None
+        finally:
+            if self.wire is not None:
+                self.wire.step(None, None, None)
+        self.stale = False
+        self._cut_cap = None
+
+    def _reenter(self):
+        """mpremote's enter_raw_repl(soft_reset=False), bounded by the wire: Ctrl-C (stop
+        what runs), Ctrl-A (raw REPL), then read up to the banner, leaving its '>' for
+        the next exec as mpremote does. Its own version keeps everything it reads before
+        the banner in one growing bytes object (quadratic in a long stale stream), and
+        prints it on failure."""
+        w = self.wire
+        w.write(b"\r\x03")
+        w.write(b"\r\x01")
+        keep = len(RAW_BANNER) + 1  # never read past a banner and its prompt
+        tail = b""
+        while not tail.endswith(RAW_BANNER):
+            n = w.inWaiting()
+            if not n:
+                time.sleep(0.005)
+                continue
+            tail = (tail + w.read(n - keep if n > 2 * keep else 1))[-keep:]
+
+
+    def run(self, code, cap=RUN_CAP):
+        out = self._exchange("command", lambda: self.t.exec(code), cap)
         return out.decode("utf-8", "replace")
 
-    def stream(self, code, consumer):
-        """Run code, passing its output bytes to consumer(bytes) as they arrive."""
-        from mpremote.transport import TransportError, TransportExecError
+    def stream(self, code, consumer, cap=None):
+        """Run code, passing its output bytes to consumer(bytes) as they arrive; at most
+        `cap` bytes of output (then ERR_CAP bytes of error output)."""
+        wire = self.wire
 
-        try:
-            self.t.exec(code, data_consumer=consumer)
-        except TransportExecError as exc:
-            last = exc.error_output.strip().splitlines()[-1:] or ["(no message)"]
-            raise BoardError(f"the board at {self.port} failed: {last[0]}") from None
-        except (TransportError, OSError) as exc:
-            raise BoardError(f"lost the board at {self.port} ({exc}); run the command "
-                             "again: it resumes where it stopped") from None
+        def feed(data):
+            if b"\x04" in data:  # the end of the output: only error text may follow
+                if wire is not None and wire.cap is not None:
+                    wire.cap = wire.got + ERR_CAP
+                data = data.split(b"\x04", 1)[0]
+                if not data:
+                    return
+            try:
+                consumer(data)
+            except BaseException as exc:
+                raise _ConsumerFailed(exc) from None
 
-    def listdir(self, path):
+        self._exchange("transfer", lambda: self.t.exec(code, data_consumer=feed),
+                       None if cap is None else cap + 64)
+
+    def listdir(self, path, cap=RUN_CAP):
         """[(name, size)] of the files (not folders) in a folder on the board; [] if the
         folder is absent. mpremote's Transport.fs_listdir (os.ilistdir, whose entries
         carry the size on the littlefs and FAT filesystems of MicroPython boards)."""
         try:
-            entries = self._fs("list", path, self.t.fs_listdir, missing=[])
+            entries = self._exchange("list", lambda: self.t.fs_listdir(path), cap,
+                                     missing=[], path=path)
             return [(str(e.name), int(e.st_size)) for e in entries
                     if not int(e.st_mode) & 0x4000]
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
@@ -97,32 +307,7 @@ class Board:
 
     def remove(self, path):
         """Remove a file on the board (mpremote's Transport.fs_rmfile)."""
-        self._fs("remove", path, self.t.fs_rmfile)
-
-    def _fs(self, what, path, call, missing=None):
-        """One of mpremote's Transport.fs_* calls, its failures as one-line BoardErrors.
-
-        mpremote turns the board's OSError into OSError(errno, path); any other OSError
-        is the serial line's."""
-        from mpremote.transport import TransportError, TransportExecError
-
-        try:
-            return call(path)
-        except TransportExecError as exc:
-            last = exc.error_output.strip().splitlines()[-1:] or ["(no message)"]
-            raise BoardError(f"the board at {self.port} failed: {last[0]}") from None
-        except TransportError as exc:
-            raise BoardError(f"lost the board at {self.port} ({exc}); reconnect and "
-                             "run the command again (nothing is lost)") from None
-        except OSError as exc:
-            if exc.strerror == path and exc.errno is not None:
-                if exc.errno == errno.ENOENT and missing is not None:
-                    return missing
-                name = errno.errorcode.get(exc.errno, str(exc.errno))
-                raise BoardError(f"the board at {self.port} could not {what} {path}: "
-                                 f"{name}") from None
-            raise BoardError(f"lost the board at {self.port} ({exc}); check the cable and "
-                             "run the command again (nothing is lost)") from None
+        self._exchange("remove", lambda: self.t.fs_rmfile(path), path=path)
 
     def board_id(self):
         """The board's unique id as hex (machine.unique_id()), checked."""
@@ -140,7 +325,8 @@ class Board:
         The paths are the caller's own (never names read from the board)."""
         paths = list(paths)
         out = {p: (None, None) for p in paths}
-        for line in self.run(_HASHES % (paths,)).splitlines():
+        cap = 1024 + sum(len(p) + 96 for p in paths)
+        for line in self.run(_HASHES % (paths,), cap).splitlines():
             parts = line.rsplit(" ", 2)
             if len(parts) == 3 and parts[0] in out and parts[1].isdigit() and \
                     SHA_RE.match(parts[2]):
@@ -158,6 +344,10 @@ class Board:
 
     def close(self, resume=False):
         try:
+            if self.wire is not None:
+                self.wire.step(None, None, None)
+            if self.stale:  # a snippet may still run: stop it first
+                self.t.serial.write(b"\r\x03")
             self.t.exit_raw_repl()
             if resume:  # soft reset: boot.py and main.py run again
                 self.t.serial.write(b"\x04")
@@ -175,9 +365,11 @@ class Board:
         self.close()
 
 
-def connect(port=None):
-    """Open the board (its port, or the one board on USB) and enter the raw REPL."""
-    from mpremote.transport import TransportError
+def connect(port=None, timeout=None, deadline=None):
+    """Open the board (its port, or the one board on USB) and enter the raw REPL.
+
+    timeout: seconds of silence before a step is given up (default TIMEOUT_S);
+    deadline: seconds from now for the whole conversation (default none)."""
     from mpremote.transport_serial import SerialTransport
 
     if port is None:
@@ -192,10 +384,15 @@ def connect(port=None):
         if is_permission_problem(exc):
             raise permission_error(port) from None
         raise BoardError(f"cannot open {port}: {exc}") from None
+    board = Board(t, port)
+    board.set_limits(timeout, deadline)
     try:
-        t.enter_raw_repl(soft_reset=False)
-    except (TransportError, OSError) as exc:
-        t.close()
-        raise BoardError(f"the board at {port} does not answer on its REPL ({exc}); "
-                         "press its reset button and try again") from None
-    return Board(t, port)
+        board.recover("does not answer on its REPL", "press its reset button and try again",
+                      cap=1 << 20)
+    except BoardError:
+        try:
+            t.close()
+        except Exception:
+            pass
+        raise
+    return board
