@@ -94,8 +94,8 @@ reads and writes in place.
                       (2**jsh LSB)^2 / 64, for the last _JR samples
     _ax               toe axis: swing sums of squares of the ground   +-2**30
                       rotation axis (uu, vv, uv), strides' (c, s)
-    heading           binary angle, 65536 = one turn                  signed, wrapped
-    lateral_mm        mm                                              +-1e6
+    heading           binary angle, 65536 = one turn, + = turned left signed, wrapped
+    lateral_mm        mm, + = the walker is left of the line          +-1e6
     _hr, _hk          reference headings (bam16); last headings and   int16
                       lengths (bam16, mm)
     _pv               the pending stride (see _end_swing)
@@ -117,8 +117,9 @@ except ImportError:  # CPython
 
 # event types (ev[0])
 EV_STRIDE = const(1)  # ev: type, sample of initial contact, direction (FORWARD, BACKWARD,
-#                       SIDEWAYS), confidence %, length mm, heading bam16, lateral offset
-#                       mm, landing pitch (Q14 sine)
+#                       SIDEWAYS), confidence %, length mm, heading bam16 (+ = turned
+#                       left), lateral offset mm (+ = the walker's left), landing pitch
+#                       (Q14 sine)
 EV_DRIFT = const(2)  # ev: type, sample, 0, cause (1 offset, 2 heading), lateral mm,
 #                      heading deviation (Q14 sine), strides in bout, 0
 EV_ON_LINE = const(3)  # back on the line after an alert; fields as EV_DRIFT
@@ -1427,10 +1428,12 @@ class Gait:
             href = hr[0] + tot
             self._fux = cos_bam(href)
             self._fuy = sin_bam(href)
-            self._lat_acc = (self._fux * self._dy - self._fuy * self._dx) >> 14
+            # + = the walker's left, as headings (+ = a left turn) and the path's y: the
+            # walker travels heel first, against the toe vector summed in (dx, dy)
+            self._lat_acc = (self._fuy * self._dx - self._fux * self._dy) >> 14
         else:
             # sine of this stride's heading off the line, times its length
-            d = (self._fux * sh - self._fuy * ch) >> 14
+            d = (self._fuy * ch - self._fux * sh) >> 14
             self._lat_acc = _clamp(self._lat_acc + ((length * d) >> 14), 1000000)
         lat = self._lat_acc
         self.lateral_mm = lat

@@ -4,10 +4,15 @@ The result is the JSON of `retrostep replay --json` (its contract is in README.m
 "Replay JSON"). Replay of a trace, the decoding of a board's session log and the
 virtual board's report all build it here, so a counter is added in one place:
 `COUNTERS` and the three `counts_from_*` functions.
+
+One sign convention, seen from above with x along the toe at the start: + is to the
+left. heading_deg (-180, 180]: + = the foot turned left (counter-clockwise);
+lateral_offset_m: + = the walker is left of the line (the walker's own left, whichever
+way they walk); the report's path: + y = to the left.
 """
 
 from retrostep.firmware import gait
-from retrostep.units import bam16_to_deg
+from retrostep.units import bam16_to_deg, signed_deg
 
 EVENT_NAMES = {
     gait.EV_STRIDE: "stride",
@@ -36,7 +41,7 @@ def event_dict(raw, time_of):
         out["direction"] = DIRECTION_NAMES.get(raw[2], "unknown")
         out["confidence"] = raw[3]
         out["length_m"] = raw[4] / 1000
-        out["heading_deg"] = round(bam16_to_deg(raw[5]), 1)
+        out["heading_deg"] = round(signed_deg(bam16_to_deg(raw[5])), 1)
         out["lateral_offset_m"] = raw[6] / 1000
     elif kind in (gait.EV_DRIFT, gait.EV_ON_LINE):
         out["cause"] = ALERT_CAUSES.get(raw[3], "")
@@ -106,3 +111,12 @@ def result(counts, n_samples, odr_hz, events, **extra):
     out.update(extra)
     return out
 
+
+def side_of(lateral_offset_m):
+    """'left' or 'right' of the line for a lateral offset (see the sign convention),
+    '' on it."""
+    if lateral_offset_m > 0:
+        return "left"
+    if lateral_offset_m < 0:
+        return "right"
+    return ""

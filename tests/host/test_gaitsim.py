@@ -296,7 +296,9 @@ def test_curving_backward_walk_leaves_the_line_and_straight_does_not():
     assert len(offsets) == 31  # the start plus one per stride
     first_over = next(t for t, o in offsets if abs(o) > 0.5)
     assert first_over == leaves
-    assert offsets[-1][1] > 1.0  # + = to the left: a left curve
+    # the heading curves left (+): walking heel first, the walker drifts to their right,
+    # and + is the walker's left
+    assert offsets[-1][1] < -1.0
     assert lab_c["strides"][6]["t_land_s"] < leaves
     # forward bouts are not watched for drift
     _, lab_f = gs.simulate(framed(gs.Bout("walk", "forward", strides=10,

@@ -106,7 +106,7 @@ def test_path_drifts_off_the_line_as_far_as_the_engine_said():
     d /= np.hypot(*d)
     for i in idx[4:]:
         v = xy[i + 1] - p0
-        lateral = d[0] * v[1] - d[1] * v[0]
+        lateral = d[1] * v[0] - d[0] * v[1]  # the walker's left: they face against d
         assert lateral == pytest.approx(st[i]["lateral_offset_m"], abs=0.25, rel=0.1)
     # forward strides go toward +x (the toe at the start), the backward walk comes back
     assert xy[idx[0], 0] > 9 and xy[-1, 0] < xy[idx[0], 0] - 10

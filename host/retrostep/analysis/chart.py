@@ -93,7 +93,7 @@ def plot_replay(trace, out_png, title=None, settings=None):
     ax[2].plot(t, tl["heading_deg"], color="k", lw=1)
     ax[2].set_ylabel("heading (deg)")
     ax[3].plot(t, tl["lateral_m"], color="tab:purple", lw=1, label="lateral offset")
-    ax[3].set_ylabel("lateral offset (m)")
+    ax[3].set_ylabel("lateral offset (m)\n- right | left +")
     for e in events:
         if e[0] == gait.EV_DRIFT:
             x = board.time_of(e[1])

@@ -12,6 +12,7 @@ from retrostep.engine.run import engine_result, engine_settings, run_engine
 from retrostep.firmware import logbook
 from retrostep.formats.logdecode import decode_file, to_result
 from retrostep.formats.trace import quantise, read_trace
+from retrostep.schema import side_of
 
 MAX_PROBLEMS_SHOWN = 5
 
@@ -90,8 +91,9 @@ def summary_text(result, name=""):
         lines.append(f"  {e['t_s']:8.2f} s  {e['type'].replace('_', ' ')}")
     for e in result["events"]:
         if e["type"] == "drift_alert":
-            lines.append(f"  {e['t_s']:8.2f} s  drift alert ({e['cause']}, lateral "
-                         f"{e['lateral_offset_m']:+.2f} m)")
+            lines.append(f"  {e['t_s']:8.2f} s  drift alert ({e['cause']}, "
+                         f"{abs(e['lateral_offset_m']):.2f} m to the walker's "
+                         f"{side_of(e['lateral_offset_m'])})")
     for g in result.get("raw_gaps", []):
         lines.append(f"  {g['t_s']:8.2f} s  {g['lost_samples']} raw samples missing (the "
                      "engine was told: later events keep their times)")

@@ -35,7 +35,7 @@ import numpy as np
 from retrostep.errors import RetrostepError
 from retrostep.firmware import gait
 from retrostep.formats.files import csv_cell, output_dir, safe_stem, write_output
-from retrostep.schema import COUNTERS
+from retrostep.schema import COUNTERS, side_of
 from retrostep.analysis.chart import DIR_COLOURS
 from retrostep.analysis.library import Session, bouts_of, read_session
 from retrostep.units import bam16_to_deg
@@ -407,14 +407,14 @@ def _plot_lateral(ax, rep, ser):
     for e in ser.alerts:
         ax.plot(e["t_s"] * scale, e["lateral_offset_m"], "X", color=ALERT_COLOUR, ms=10,
                 zorder=4)
-        ax.annotate(f"drift alert ({e['cause']})", (e["t_s"] * scale, e["lateral_offset_m"]),
+        ax.annotate(f"drift alert ({e['cause']}, {side_of(e['lateral_offset_m'])})",
+                    (e["t_s"] * scale, e["lateral_offset_m"]),
                     xytext=(6, 6), textcoords="offset points", color=ALERT_COLOUR,
                     fontsize=9)
     _mark_alerts(ax, ser)
-    ax.set_ylabel("lateral offset (m)")
-    ax.set_title("Offset from the backward bout's reference line (+ = drifting to the "
-                 "walker's right)",
-                 fontsize=10, loc="left")
+    ax.set_ylabel("lateral offset (m)\n- right | left +")
+    ax.set_title("Offset from the backward bout's reference line (+ = to the walker's "
+                 "left, - = right)", fontsize=10, loc="left")
     ax.legend(loc="upper left", fontsize=8)
 
 
@@ -449,7 +449,7 @@ def _plot_path(ax, rep, ser):
     ax.plot([], [], color=DIR_COLOURS["backward"], lw=2.2, label="backward strides")
     ax.set_aspect("equal", adjustable="datalim")
     ax.set_xlabel("along the starting heading (m)")
-    ax.set_ylabel("to the left (m)")
+    ax.set_ylabel("to the walker's left (m)")
     ax.set_title("Path seen from above (strides laid end to end)", fontsize=10,
                  loc="left")
     ax.grid(alpha=0.3)
@@ -600,9 +600,10 @@ def html_page(rep, png_bytes):
     parts.append("<h2>Drift alerts</h2>")
     alerts = rep.events("drift_alert")
     if alerts:
-        parts.append(_table(("time (s)", "cause", "lateral offset (m)"),
+        parts.append(_table(("time (s)", "cause", "lateral offset (m)", "side"),
                             [(f"{e['t_s']:.1f}", esc(e["cause"]),
-                              f"{e['lateral_offset_m']:+.2f}") for e in alerts],
+                              f"{e['lateral_offset_m']:+.2f}",
+                              side_of(e["lateral_offset_m"])) for e in alerts],
                             num_cols=(0, 2)))
     else:
         parts.append("<p>None.</p>")
@@ -646,7 +647,8 @@ def write_report(path, out_dir="out"):
 # ---------------------------------------------------------------------------- export
 
 STRIDE_COLUMNS = ("board_id", "session", "session_start", "t_s", "time", "direction",
-                  "confidence_pct", "length_m", "heading_deg", "lateral_offset_m")
+                  "confidence_pct", "length_m", "heading_deg", "lateral_offset_m",
+                  "lateral_side")
 SUMMARY_COLUMNS = ("board_id", "session", "start", "duration_s", *COUNTERS,
                    "forward_minutes", "backward_minutes", "bouts",
                    "mean_forward_stride_m", "mean_backward_stride_m", "complete",
@@ -669,6 +671,7 @@ def stride_rows(rep):
             "direction": e["direction"], "confidence_pct": e["confidence"],
             "length_m": e["length_m"], "heading_deg": e["heading_deg"],
             "lateral_offset_m": e["lateral_offset_m"],
+            "lateral_side": side_of(e["lateral_offset_m"]),
         })
     return out
 

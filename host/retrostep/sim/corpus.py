@@ -548,8 +548,12 @@ def frozen_fingerprint():
                        for name, case in FROZEN_CASES.items())
 
 
-# the frozen test set as it was frozen; see the module docstring before touching it
-FROZEN_SHA256 = "6f7eeb65cc796e7e26f97902b0d72cffb65284b00b88a7043cecdec4e0e9ea0e"
+# the frozen test set as it was frozen; see the module docstring before touching it.
+# Re-pinned once, for a sign convention only: the labels' lateral offsets became + = the
+# walker's left (they were + = right); with that sign flipped back, the labels give the
+# first pin, 6f7eeb65cc796e7e26f97902b0d72cffb65284b00b88a7043cecdec4e0e9ea0e. The
+# traces did not change.
+FROZEN_SHA256 = "b76abbbc2414029818913c970b5a3cd684936ba19e86257efea82bc32411f34c"
 
 
 def _cases_of(which, names):

@@ -1316,7 +1316,8 @@ def _labels(sc, motion, strides, bouts, other_steps, seed):
         ends = p1s[mine]
         d = np.array([-math.cos(line), -math.sin(line)])  # backward along the path
         rel = np.vstack([start, ends])[:, :2] - start[:2]
-        off = d[0] * rel[:, 1] - d[1] * rel[:, 0]  # + = left of the walking direction
+        # + = the walker's left (who faces away from the walking direction)
+        off = d[1] * rel[:, 0] - d[0] * rel[:, 1]
         times = [t0] + [strides[j]["t_land_s"] for j in mine]
         series = [[float(t), float(o)] for t, o in zip(times, off)]
         offsets += series
@@ -1390,7 +1391,8 @@ def simulate(scenario, seed=0, *, ideal=None):
                in_place_steps
         step_events: [{t_land_s, foot: instrumented|other, direction}]
         drift: {lateral_offset_m: [[t_s, offset_m], ...] (per backward stride, + =
-                left of the walking line: through the IMU at the bout's start, along the
+                the walker's left of the walking line: through the IMU at the bout's
+                start, along the
                 direction the walker set off in, i.e. the line a straight walk keeps; a
                 bout with heading_deg starts it after its first, turning stride),
                 leaves_line_t_s: first time |offset| > 0.5 m or None, limit_m}
