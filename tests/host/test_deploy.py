@@ -69,3 +69,51 @@ def test_deploy_session_sync_report_on_the_virtual_board(tmp_path):
     result = to_result(decode_file(str(path)))
     assert result["forward_steps"] == 16 and result["backward_steps"] == 52
     assert [e["type"] for e in result["events"]].count("drift_alert") == 1
+
+
+@pytest.mark.vm
+@pytest.mark.slow
+def test_readme_mpremote_line_twice_then_deploy_leaves_only_the_compiled_package(tmp_path):
+    """The README's mpremote line works twice; deploy then removes the source copy that
+    MicroPython would import before its .mpy files, and checks what the board imports."""
+    import shlex
+    import subprocess
+    import sys
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    line = next(x.strip() for x in readme.splitlines() if x.strip().startswith("mpremote mip"))
+    fs = tmp_path / "flash"
+    with VirtualBoard(fs, serve=True) as vb:
+        argv = shlex.split(line)
+        argv[1:1] = ["connect", vb.url]
+        for _ in range(2):
+            p = subprocess.run([sys.executable, "-m", "mpremote", *argv[1:]],
+                               cwd=Path(__file__).resolve().parents[2], capture_output=True,
+                               text=True, timeout=120)
+            assert p.returncode == 0, p.stdout + p.stderr
+        assert (fs / "rstep" / "app.py").is_file() and (fs / "main.py").is_file()
+        lines = []
+        deploymod.deploy(vb.url, reset=False, log=lines.append)
+        assert any(x.startswith("removing /rstep/app.py") for x in lines)
+    assert not (fs / "rstep").exists()
+    assert (fs / "lib" / "rstep" / "app.mpy").is_file()
+    assert not list((fs / "lib" / "rstep").glob("*.py"))
+
+
+@pytest.mark.vm
+def test_deploy_removes_only_stale_firmware_files(tmp_path):
+    fs = tmp_path / "flash"
+    (fs / "lib" / "rstep").mkdir(parents=True)
+    (fs / "lib" / "rstep" / "gait.py").write_text("raise ImportError('old engine')\n")
+    (fs / "lib" / "rstep" / "notes.txt").write_text("mine")
+    (fs / "lib" / "other.py").write_text("x = 1\n")
+    with VirtualBoard(fs, serve=True) as vb:
+        planned_removals = []
+        deploymod.deploy(vb.url, dry_run=True, log=planned_removals.append)
+        assert "would remove /lib/rstep/gait.py (an old firmware file MicroPython could " \
+               "import instead)" in planned_removals
+        assert (fs / "lib" / "rstep" / "gait.py").exists()  # a dry run removes nothing
+        deploymod.deploy(vb.url, reset=False, log=lambda *_: None)
+    assert not (fs / "lib" / "rstep" / "gait.py").exists()
+    assert (fs / "lib" / "rstep" / "notes.txt").read_text() == "mine"  # not firmware
+    assert (fs / "lib" / "other.py").exists()

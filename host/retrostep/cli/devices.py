@@ -30,6 +30,10 @@ def do_devices(args):
             table.add_row(d.port, d.kind, d.vid_pid, d.serial_number or "-", d.description)
         console.print(table)
     if not boards:
+        if args.all:  # the listing is shown already: do not send the user back to it
+            raise RetrostepError("none of these ports is a known MicroPython board: plug "
+                                 "the board in with a data cable, or name its port with "
+                                 "--port")
         raise RetrostepError(NO_BOARD)
     if len(boards) == 1:
         print(f"port to use: {boards[0].port}")

@@ -75,6 +75,11 @@ def do_sim(args):
         trace_start_s=args.trace_start, port=args.port, serve=serve, grace_s=args.grace,
         deploy=args.deploy, echo=not args.quiet,
     )
+    if args.trace and not args.deploy and not (vb.fs_dir / "main.py").exists():
+        # a fresh board has no firmware to walk the trace with: give it the sources
+        vb.deploy = True
+        print(f"vboard: the flash {vb.fs_dir} has no main.py: the firmware sources are "
+              "copied onto it first (as --deploy does)", file=sys.stderr, flush=True)
     vb.start()
     print(f"vboard: {vb.board} board {vb.board_id!r}, flash {vb.fs_dir}; REPL on {vb.url} "
           f"(mpremote connect {vb.url})", file=sys.stderr, flush=True)

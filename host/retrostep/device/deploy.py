@@ -106,6 +106,57 @@ def write_file(board, dest, data):
     board.run(_RENAME % (dest, tmp, dest))
 
 
+# where an old copy of the firmware package can be: deploy's own /lib/rstep, and /rstep
+# (a `mpremote cp -r firmware/rstep :` or a mip install to /), which is imported first
+PACKAGE_DIRS = ("/rstep", LIB)
+
+
+def stale_files(board, files):
+    """Board paths of .py/.mpy files of the firmware package that this deploy does not
+    write: a source .py left beside the new .mpy is imported instead of it, and a copy
+    in /rstep shadows /lib/rstep. Only files of the firmware package, never others."""
+    stale = []
+    for folder in PACKAGE_DIRS:
+        for name, _size in board.listdir(folder):
+            path = f"{folder}/{name}"
+            if name.endswith((".py", ".mpy")) and path not in files:
+                stale.append(path)
+    return sorted(stale)
+
+
+_RMDIR_EMPTY = """
+import os
+try:
+    os.rmdir('/rstep')
+except OSError:
+    pass
+"""
+
+_WHICH = """
+import sys
+for _m in [k for k in sys.modules if k == 'rstep' or k.startswith('rstep.')]:
+    del sys.modules[_m]
+import rstep.app
+print(rstep.app.__file__, rstep.app.FW_VERSION)
+"""
+
+
+def check_import(board):
+    """The firmware the board will run after its reset: the app module MicroPython
+    imports must be the deployed /lib/rstep/app.mpy of this version."""
+    from retrostep.firmware import app
+
+    try:
+        where, version = board.run(_WHICH).split()[-2:]
+    except (BoardError, ValueError):
+        raise BoardError("the board cannot import the deployed firmware; run "
+                         "`retrostep deploy` again") from None
+    if where != f"{LIB}/app.mpy" or version != app.FW_VERSION:
+        raise BoardError(f"the board imports {where} (version {version}), not the deployed "
+                         f"{LIB}/app.mpy ({app.FW_VERSION}); remove the old copy and deploy "
+                         "again")
+
+
 def deploy(port=None, config_path=None, dry_run=False, reset=True, board=None, log=print):
     """Compile and copy what changed; returns the list of board paths written."""
     own = board is None
@@ -118,15 +169,24 @@ def deploy(port=None, config_path=None, dry_run=False, reset=True, board=None, l
                 files["/config.json"] = _checked_config(config_path, tmp)
             have = board.hashes(files)
             changed = [p for p, local in sorted(files.items()) if have[p][1] != _sha(local)]
+            stale = stale_files(board, files)
             for p in changed:
                 log(("would write " if dry_run else "writing ") + p)
-            if not changed:
+            for p in stale:
+                log(("would remove " if dry_run else "removing ") + p +
+                    " (an old firmware file MicroPython could import instead)")
+            if not changed and not stale:
                 log("the board already has this firmware")
             if dry_run:
                 return changed
             board.run(_MKDIRS)
             for p in changed:
                 write_file(board, p, Path(files[p]).read_bytes())
+            for p in stale:
+                board.remove(p)
+            if stale:
+                board.run(_RMDIR_EMPTY)  # an empty /rstep would still shadow /lib/rstep
+            check_import(board)
             return changed
     finally:
         if own:
