@@ -21,6 +21,7 @@ import contextlib
 import errno
 import io
 import re
+import socket
 import time
 
 from retrostep.errors import RetrostepError
@@ -69,11 +70,19 @@ class DeadlinePassed(BoardLost):
     """The run's deadline passed."""
 
 
+class BoardOverflow(BoardError):
+    """The board sent more than the step's cap (it was cut; the next call recovers)."""
+
+
 TIMEOUT_S = 10.0  # silence before a step is given up (mpremote's own follow() limit)
 RUN_CAP = 64 << 10  # bytes a plain snippet may answer (stdout and stderr)
 ERR_CAP = 8 << 10  # bytes of error output after a streamed answer
 WRITE_TIMEOUT_S = 10.0
 MAX_STREAM = 64 << 20  # stale bytes to drop after a cut stream without a cap
+# stale bytes to drop after a cut step, beyond its cap: what the board had sent before
+# it saw the Ctrl-C (its buffers, and a socket's: the virtual board's are megabytes)
+STALE_CAP = 8 << 20
+QUIET_S = 0.1  # no byte for this long after a Ctrl-C: the board stopped
 RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n"
 
 
@@ -98,6 +107,12 @@ class Wire:
     def __init__(self, serial):
         self._s = serial
         serial.timeout = self.POLL_S
+        sock = getattr(serial, "_socket", None)  # socket:// (the virtual board)
+        if sock is not None:
+            try:  # a snippet and its end go out at once, not 40 ms apart (Nagle)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass
         try:
             serial.write_timeout = WRITE_TIMEOUT_S
         except Exception:  # a port without write timeouts
@@ -123,6 +138,23 @@ class Wire:
     def in_waiting(self):
         return self.inWaiting()
 
+    def drain(self, quiet):
+        """Read and drop what arrives until nothing came for `quiet` seconds."""
+        while True:
+            data = self._s.read(1 << 16)  # what came within POLL_S
+            now = time.monotonic()
+            if data:
+                self._count(data, now)
+            elif now - self.last >= quiet:
+                return
+            self._check(now)
+
+    def _count(self, data, now):
+        self.got += len(data)
+        self.last = now
+        if self.cap is not None and self.got > self.cap:
+            raise WireFault("too much", f"more than the {self.cap} bytes expected")
+
     def read(self, n=1):
         out = b""
         while True:
@@ -130,10 +162,7 @@ class Wire:
             now = time.monotonic()
             if data:
                 out += data
-                self.got += len(data)
-                self.last = now
-                if self.cap is not None and self.got > self.cap:
-                    raise WireFault("too much", f"more than the {self.cap} bytes expected")
+                self._count(data, now)
                 if len(out) >= n:
                     return out
             self._check(now)
@@ -193,6 +222,9 @@ class Board:
         except WireFault as exc:
             if exc.kind == "deadline":
                 raise DeadlinePassed(f"the deadline passed during the {what}") from None
+            if exc.kind == "too much":
+                raise BoardOverflow(f"the board at {self.port} sent too much in the {what}: "
+                                    f"{exc}") from None
             raise BoardError(f"the board at {self.port} broke off the {what}: "
                              f"{exc}") from None
         except TransportError as exc:
@@ -229,7 +261,7 @@ class Board:
         if self.until is not None and time.monotonic() > self.until:
             raise DeadlinePassed("the deadline passed")
         if cap is None:
-            cap = (self._cut_cap or MAX_STREAM) + RUN_CAP
+            cap = (self._cut_cap or MAX_STREAM) + STALE_CAP
         try:
             if self.wire is None:  # a transport without a serial line: mpremote's way
                 with contextlib.redirect_stdout(io.StringIO()):  # it prints its failures
@@ -251,22 +283,18 @@ class Board:
 
     def _reenter(self):
         """mpremote's enter_raw_repl(soft_reset=False), bounded by the wire: Ctrl-C (stop
-        what runs), Ctrl-A (raw REPL), then read up to the banner, leaving its '>' for
-        the next exec as mpremote does. Its own version keeps everything it reads before
-        the banner in one growing bytes object (quadratic in a long stale stream), and
-        prints it on failure."""
+        what runs), drop what still comes until the line is quiet, Ctrl-A (raw REPL),
+        then read up to the banner, leaving its '>' for the next exec as mpremote does.
+        mpremote's own drops only what has arrived already, then keeps everything it
+        reads before the banner in one growing bytes object (quadratic in a long stale
+        stream) and prints it on failure."""
         w = self.wire
         w.write(b"\r\x03")
+        w.drain(min(QUIET_S, self.timeout))
         w.write(b"\r\x01")
-        keep = len(RAW_BANNER) + 1  # never read past a banner and its prompt
         tail = b""
         while not tail.endswith(RAW_BANNER):
-            n = w.inWaiting()
-            if not n:
-                time.sleep(0.005)
-                continue
-            tail = (tail + w.read(n - keep if n > 2 * keep else 1))[-keep:]
-
+            tail = (tail + w.read(1))[-len(RAW_BANNER):]
 
     def run(self, code, cap=RUN_CAP):
         out = self._exchange("command", lambda: self.t.exec(code), cap)

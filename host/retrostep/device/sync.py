@@ -38,7 +38,8 @@ import os
 import re
 from dataclasses import dataclass, field
 
-from retrostep.device.board import BoardError, BoardLost, DeadlinePassed, connect
+from retrostep.device.board import (BoardError, BoardLost, BoardOverflow,
+                                    DeadlinePassed, connect)
 from retrostep.errors import RetrostepError
 from retrostep.firmware import logbook
 from retrostep.analysis.library import library_dir
@@ -79,6 +80,11 @@ def _rd(p, off, chunk, n):
             n -= k
 _rd(%r, %d, %d, %d)
 """
+
+
+class BadData(BoardError):
+    """The board sent what no honest copy of the file looks like (garbled lines, more
+    bytes than it listed)."""
 
 
 class LibraryError(RetrostepError):
@@ -150,7 +156,7 @@ def _fetch(board, name, size, part, progress=None):
                 nl = pending.find(b"\n")
                 if nl < 0:
                     if len(pending) > 4 * CHUNK:
-                        raise BoardError(f"garbled data from the board in {name} (a line "
+                        raise BadData(f"garbled data from the board in {name} (a line "
                                          "longer than any it sends)")
                     return
                 line = bytes(pending[:nl]).strip()
@@ -160,9 +166,9 @@ def _fetch(board, name, size, part, progress=None):
                 try:
                     chunk = binascii.a2b_base64(line)
                 except binascii.Error:
-                    raise BoardError(f"garbled data from the board in {name}") from None
+                    raise BadData(f"garbled data from the board in {name}") from None
                 if got[0] + len(chunk) > want:
-                    raise BoardError(f"the board sent more of {name} than the {size} bytes "
+                    raise BadData(f"the board sent more of {name} than the {size} bytes "
                                      "it listed")
                 f.write(chunk)
                 f.flush()
@@ -173,15 +179,20 @@ def _fetch(board, name, size, part, progress=None):
         try:
             board.stream(_READ % (f"{LOG_DIR}/{name}", have, CHUNK, want), consume,
                          cap=read_cap(want))
+            if pending.strip():
+                raise BadData(f"garbled data from the board in {name} (a cut line)")
+        except (BadData, BoardOverflow):
+            f.close()  # what came with garbage is not worth resuming from
+            os.remove(part)
+            raise
         finally:
             try:
                 f.flush()
                 os.fsync(f.fileno())
-            except OSError:
+            except (OSError, ValueError):
                 pass  # the error that matters is already on its way (disk full)
-    if pending.strip():
-        raise BoardError(f"garbled data from the board in {name} (a cut line)")
     return got[0]
+
 
 
 def _candidates(folder, name, sha):
