@@ -1,4 +1,5 @@
-"""The terminal: one place that makes the rich Console every table is printed on."""
+"""The terminal: one place that makes the rich Console every table is printed on, and
+the small words of text output."""
 
 import sys
 
@@ -14,3 +15,8 @@ def console(stderr=False):
     if stream.isatty():
         return Console(stderr=stderr)
     return Console(stderr=stderr, width=PIPED_WIDTH)
+
+
+def plural(n, word):
+    """'1 drift alert', '2 drift alerts'."""
+    return f"{n} {word}{'' if n == 1 else 's'}"

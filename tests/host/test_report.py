@@ -294,3 +294,13 @@ def test_output_paths_that_cannot_be_written_are_one_line_errors(tmp_path, capsy
     monkeypatch.chdir(tmp_path)
     code, _, err = run(argv, capsys)
     assert code == 2 and err.count("\n") <= 1 and "Traceback" not in err, err
+
+
+def test_durations_and_counts_read_as_words():
+    from retrostep.analysis.report import fmt_duration
+    from retrostep.term import plural
+
+    assert fmt_duration(50) == "50 s"  # it printed 0:50, which reads as 50 minutes
+    assert fmt_duration(245) == "4 min 05 s" and fmt_duration(3720) == "1 h 02 min"
+    assert plural(1, "drift alert") == "1 drift alert"
+    assert plural(0, "drift alert") == "0 drift alerts"

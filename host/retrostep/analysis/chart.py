@@ -11,6 +11,7 @@ import numpy as np
 from retrostep.firmware import gait
 from retrostep.engine.run import engine_settings, new_engine
 from retrostep.schema import DIRECTION_NAMES
+from retrostep.term import plural
 from retrostep.units import bam16_to_deg
 from retrostep.formats.files import write_output
 from retrostep.formats.samples import int16_flat
@@ -116,7 +117,7 @@ def plot_replay(trace, out_png, title=None, settings=None):
     side = len(strides) - nf - nb
     ax[0].set_title(title or f"{len(strides)} strides: {nf} forward, "
                     f"{nb} backward{f', {side} sideways' if side else ''}; "
-                    f"{sum(1 for e in events if e[0] == gait.EV_DRIFT)} drift alerts")
+                    f"{plural(sum(1 for e in events if e[0] == gait.EV_DRIFT), 'drift alert')}")
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)

@@ -13,6 +13,7 @@ from retrostep.firmware import logbook
 from retrostep.formats.logdecode import decode_file, to_result
 from retrostep.formats.trace import quantise, read_trace
 from retrostep.schema import side_of
+from retrostep.term import plural
 
 MAX_PROBLEMS_SHOWN = 5
 
@@ -84,7 +85,7 @@ def summary_text(result, name=""):
         f"{name}: {result['duration_s']:.1f} s at {result['odr_hz']} Hz" if name else "",
         f"steps {result['steps']} (forward {result['forward_steps']}, backward "
         f"{result['backward_steps']}); strides of this foot {result['strides']}; "
-        f"drift alerts {result['drift_alerts']}",
+        + plural(result["drift_alerts"], "drift alert"),
     ]
     bouts = [e for e in result["events"] if e["type"] in ("bout_start", "bout_end")]
     for e in bouts:

@@ -132,10 +132,13 @@ def load_report(path) -> SessionReport:
 
 
 def fmt_duration(seconds):
+    """'50 s', '4 min 05 s', '1 h 02 min': never '0:50', which reads as 50 minutes."""
     seconds = int(round(seconds))
     h, rem = divmod(seconds, 3600)
     m, s = divmod(rem, 60)
-    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+    if h:
+        return f"{h} h {m:02d} min"
+    return f"{m} min {s:02d} s" if m else f"{s} s"
 
 
 def fmt_opt(v, fmt="{:.2f}", none="–"):

@@ -10,6 +10,7 @@ from retrostep.analysis.library import (band_text, check_library, DAYS_PER_WEEK,
 from retrostep.analysis.report import (load_report, session_title,
     write_report, write_strides_csv, write_summary_csv)
 from retrostep.errors import RetrostepError
+from retrostep.term import plural
 
 
 def _reports_for(args):
@@ -37,7 +38,7 @@ def do_report(args):
     r = rep.result
     print(f"{session_title(rep)}: {r['steps']} steps ({r['forward_steps']} forward, "
           f"{r['backward_steps']} backward), {rep.session.backward_minutes:.1f} backward "
-          f"minutes, {r['drift_alerts']} drift alert(s)")
+          f"minutes, {plural(r['drift_alerts'], 'drift alert')}")
     for p in rep.session.problems:
         print(f"  warning: {p}", file=sys.stderr)
     print(f"wrote {page} and {png}")
