@@ -12,10 +12,14 @@ socket, so the real mpremote works unchanged::
 Pieces (files in retrostep/vm/board/):
 
 - host.mjs: Node main thread; the socket, and the worker running the board.
-- worker.mjs: the VM (npm @micropython/micropython-webassembly-pyscript, pinned in
-  package.json) in a worker thread; the simulated clock, the serial line (Ctrl-C
-  interrupts running code), the boot sequence and resets, the REPL (raw-paste mode
-  included), the flash, the trace, the button script, RTC, watchdog, timelines.
+- worker.mjs: the worker thread running the VM (npm
+  @micropython/micropython-webassembly-pyscript, pinned in package.json); it wires
+  the modules beside it: clock.mjs (the simulated clock), serial.mjs (the serial
+  line; Ctrl-C interrupts running code), boot.mjs (the boot sequence and resets),
+  repl.mjs (the REPL, raw-paste mode included), flash.mjs (the flash), trace.mjs
+  (the IMU's samples), button.mjs (the button script), pins.mjs (motor and pin
+  timelines, ADC), rtc.mjs, watchdog.mjs, resets.mjs, run.mjs (the run's end and
+  report), hooks.mjs (the VM's calls into them), common.mjs (what they share).
 - lib/: the board's "ROM", mounted read-only at /rom/vb and first in sys.path. What a
   port builds in, replacing the VM's own: `machine`, `time`, `sys` (platform and
   implementation._machine name the emulated board, as on hardware), `binascii` (the
