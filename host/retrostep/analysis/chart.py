@@ -111,7 +111,7 @@ def plot_replay(trace, out_png, title=None, settings=None):
     ax[3].plot([], [], color="red", label="drift alert")
     ax[3].plot([], [], color="green", ls="--", label="back on the line")
     ax[3].legend(loc="upper left", fontsize=8)
-    ax[3].set_xlabel("time (s)")
+    ax[3].set_xlabel("trace time (s): the trace's own clock; a session report counts from the session's start")
     nf = sum(1 for e in strides if e[2] == gait.FORWARD)
     nb = sum(1 for e in strides if e[2] == gait.BACKWARD)
     side = len(strides) - nf - nb
