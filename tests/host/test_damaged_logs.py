@@ -122,3 +122,19 @@ def test_the_search_budget_leaves_ordinary_damage_alone(tmp_path):
     out = decode(data[:at] + os.urandom(50_000) + data[at:])
     assert [r.fields for r in out.records] == [r.fields for r in full.records]
     assert not any("beyond searching" in p.reason for p in out.problems)
+
+
+def test_any_exception_while_reading_a_log_is_named_not_raised(tmp_path, monkeypatch):
+    """The library's promise: a damaged file never stops a listing, whatever breaks."""
+    from retrostep.formats import logdecode
+
+    path = tmp_path / "lib" / "b" / "s00001.rsl"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(crafted_header())
+
+    def broken(_path):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(logdecode, "decode_file", broken)
+    s, result = read_session(path)
+    assert result is None and s.error == "unreadable (ZeroDivisionError: division by zero)"

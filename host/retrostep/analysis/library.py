@@ -241,6 +241,9 @@ def read_session(path, board_hint="", log=None) -> tuple[Session, dict | None]:
         result = to_result(log)
     except (RetrostepError, OSError) as exc:
         s.error = str(exc)
+    except Exception as exc:  # noqa: BLE001 - a damaged file never stops a listing
+        s.error = f"unreadable ({type(exc).__name__}: {exc})"
+    if s.error is not None:
         if log is not None:
             s.problems = [f"byte {p.offset}: {p.reason}" for p in log.problems]
         return s, None
