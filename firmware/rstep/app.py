@@ -9,8 +9,11 @@ The button (see rstep.button):
     short press   start a session / stop it (the session's summary is written)
     long press    calibration: stand still (one buzz) until two buzzes, then walk
                   forward a few strides; three buzzes: the mount's yaw is saved
-    double press  the balance check: 10 steps forward, then 9 steps backward; its
-                  result is logged and felt (goal pattern if passed, error if not)
+    double press  the balance check: 10 steps forward, then 9 steps backward (the
+                  backward steps count once the forward ones are done; it passes at
+                  the 5th backward stride of this foot, 10 steps as the engine counts
+                  both feet, and times out after BALANCE_TIMEOUT_MS); its result is
+                  logged and felt (goal pattern if passed, error if not)
 
 Haptics (rstep.haptics): start, stop, drift alert, back on the line, goal reached
 (backward minutes or steps of the configuration), low battery, error.
@@ -87,6 +90,7 @@ class App:
         self._goal_done = 0
         self._back_samples = 0  # time in backward bouts, in samples
         self._last_back_n = -1
+        self._bal_back0 = -1
         self._next_battery_ms = 0
         self._low_battery = 0
         self.balance = None  # last balance check (forward steps, backward steps, passed)
@@ -101,6 +105,7 @@ class App:
         self._goal_done = 0
         self._back_samples = 0
         self._last_back_n = -1
+        self._bal_back0 = -1  # balance check: backward steps when the forward part ended
         self.log.open_session(start_s=int(self.clock_s()), board_id=self.board_id,
                               fw_version=FW_VERSION, raw=self.cfg["log"]["raw"],
                               odr_hz=self.odr_hz, accel_fs_g=self.accel_fs_g,
@@ -214,10 +219,16 @@ class App:
                     (steps and self.engine.steps >= steps):
                 self._goal_done = 1
                 self.motor.play(haptics.GOAL)
-        if self.state == BALANCE:
+        if self.state == BALANCE and self._end_pattern < 0:
+            # 10 steps forward, THEN 9 backward: backward steps count from the stride
+            # that completed the forward part. The engine counts 2 steps per stride of
+            # this foot, so 9 backward steps (5 of this foot, 4 of the other) are 5
+            # strides: 10 counted; 8 counted (4 strides) are 7 or 8 steps, not 9.
             eng = self.engine
-            if eng.backward_steps >= BALANCE_BACKWARD - 1 and \
-                    eng.forward_steps >= BALANCE_FORWARD:
+            if self._bal_back0 < 0:
+                if eng.forward_steps >= BALANCE_FORWARD:
+                    self._bal_back0 = eng.backward_steps
+            elif eng.backward_steps - self._bal_back0 >= BALANCE_BACKWARD:
                 self._finish_balance(True)
 
     def _on_calibrated(self, ev):
@@ -235,10 +246,10 @@ class App:
 
     def _finish_balance(self, done):
         eng = self.engine
-        passed = done and eng.forward_steps >= BALANCE_FORWARD and \
-            eng.backward_steps >= BALANCE_BACKWARD - 1
-        self.balance = (eng.forward_steps, eng.backward_steps, passed)
-        self.log.append_balance(eng.n, eng.n, eng.forward_steps, eng.backward_steps,
+        back = eng.backward_steps - self._bal_back0 if self._bal_back0 >= 0 else 0
+        passed = done and eng.forward_steps >= BALANCE_FORWARD and back >= BALANCE_BACKWARD
+        self.balance = (eng.forward_steps, back, passed)
+        self.log.append_balance(eng.n, eng.n, eng.forward_steps, back,
                                 1 if passed else 0, eng.lateral_mm,
                                 BALANCE_FORWARD, BALANCE_BACKWARD)
         self._end_pattern = haptics.GOAL if passed else haptics.ERROR

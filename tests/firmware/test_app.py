@@ -181,17 +181,63 @@ def test_both_imu_families_give_the_same_events(tmp_path, personality):
     assert logged == events and len(events) > 5
 
 
+def balance_stride_samples(b):
+    """Sample index (on the trace) of each stride's initial contact and its direction."""
+    _, events = run_engine(b.samples, b.odr_hz, b.accel_ug_per_lsb, b.gyro_udps_per_lsb)
+    return [(e[1], e[2]) for e in events if e[0] == gait.EV_STRIDE]
+
+
 def test_balance_check_by_double_press_is_logged_and_felt(tmp_path):
     b = board_samples("balance_10f_9b")  # 10 steps forward, then 9 backward
+    strides = balance_stride_samples(b)
+    # this foot: 5 forward strides (10 steps), then 5 backward (9 steps: 5 of this foot,
+    # 4 of the other; the engine counts 2 per stride of this foot)
+    assert [d for _, d in strides] == [gait.FORWARD] * 5 + [gait.BACKWARD] * 5
     rig = Rig(tmp_path, b.samples, presses=[(200, 100), (370, 100)])  # a double press
     rig.run(len(b.samples) * 1000 // b.odr_hz + 1000)
     assert rig.app.state == appmod.IDLE  # the check ended itself
     fwd, bwd, passed = rig.app.balance
-    assert fwd == 10 and bwd >= 8 and passed
+    assert (fwd, bwd, passed) == (10, 10, True)
     log = logdecode.decode_file(str(sorted((tmp_path / "logs").glob("*.rsl"))[0]))
     rec = [r for r in log.records if r.type == logbook.REC_BALANCE]
     assert len(rec) == 1 and rec[0].fields["passed"] == 1
-    assert rec[0].fields["forward_steps"] == 10
+    assert rec[0].fields["forward_steps"] == 10 and rec[0].fields["backward_steps"] == 10
+    assert (rec[0].fields["target_forward"], rec[0].fields["target_backward"]) == (10, 9)
+    # the check ended with the 5th backward stride, not before it
+    t_end = rig.app.session_first + rec[0].fields["t"]
+    assert t_end >= strides[-1][0]
+    assert [p for _, p in rig.timeline if p > 0]  # felt
+
+
+def test_balance_check_is_not_passed_by_8_backward_steps(tmp_path):
+    # the walk cut after the 4th backward stride of this foot: 8 backward steps counted
+    # (7 or 8 taken), one short of the check's 9
+    b = board_samples("balance_10f_9b")
+    strides = balance_stride_samples(b)
+    cut = (strides[-2][0] + strides[-1][0]) // 2  # between the 4th and 5th backward stride
+    samples = np.concatenate([b.samples[:cut], np.repeat(b.samples[cut - 1:cut], 104 * 3, 0)])
+    rig = Rig(tmp_path, samples, presses=[(200, 100), (370, 100)])
+    rig.run(len(samples) * 1000 // b.odr_hz + 1000)
+    assert rig.app.state == appmod.BALANCE  # still waiting for the 9th step
+    assert rig.app.balance is None
+    assert (rig.app.engine.forward_steps, rig.app.engine.backward_steps) == (10, 8)
+    rig.app.step(rig.now + appmod.BALANCE_TIMEOUT_MS)  # the check times out: failed
+    rig.app.step(rig.now + appmod.BALANCE_TIMEOUT_MS + 1)
+    assert rig.app.balance == (10, 8, False) and rig.app.state == appmod.IDLE
+
+
+def test_balance_check_counts_backward_steps_only_after_the_forward_ones(tmp_path):
+    # backward first, then forward: 10 and 10 steps, in the wrong order: not passed
+    b = board_samples("balance_10f_9b")
+    strides = balance_stride_samples(b)
+    lo = strides[4][0] + (strides[5][0] - strides[4][0]) // 2  # the pause between the two
+    pre = 104  # quiet lead-in
+    samples = np.concatenate([b.samples[:pre], b.samples[lo:], b.samples[pre:lo]])
+    rig = Rig(tmp_path, samples, presses=[(200, 100), (370, 100)])
+    rig.run(len(samples) * 1000 // b.odr_hz + 1000)
+    eng = rig.app.engine
+    assert eng.backward_steps >= 8 and eng.forward_steps == 10
+    assert rig.app.balance is None and rig.app.state == appmod.BALANCE
 
 
 def test_a_late_loop_loses_samples_as_a_logged_gap_not_silently(tmp_path):
