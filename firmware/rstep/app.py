@@ -15,8 +15,9 @@ The button (see rstep.button):
                   both feet, and times out after BALANCE_TIMEOUT_MS); its result is
                   logged and felt (goal pattern if passed, error if not)
 
-Haptics (rstep.haptics): start, stop, drift alert, back on the line, goal reached
-(backward minutes or steps of the configuration), low battery, error.
+Haptics (rstep.haptics): start, stop, drift alert (left or right of the line: long
+pulse first or last), back on the line, goal reached (backward minutes or steps of
+the configuration), low battery, log off (it cannot be written), error.
 
 Timing: the IMU's FIFO is read when its watermark (WATERMARK_S of samples) is due and
 the loop sleeps in between (time.sleep_ms, or machine.lightsleep with the configuration's
@@ -195,8 +196,8 @@ class App:
         while eng.pop(ev):
             log.append_event(ev)
             t = ev[0]
-            if t == gait.EV_DRIFT:
-                self.motor.play(haptics.DRIFT)
+            if t == gait.EV_DRIFT:  # ev[4]: lateral mm, + = the walker is left
+                self.motor.play(haptics.drift_pattern(ev[4]))
             elif t == gait.EV_ON_LINE:
                 self.motor.play(haptics.ON_LINE)
             elif t == gait.EV_STRIDE:

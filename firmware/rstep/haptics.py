@@ -32,9 +32,26 @@ strength so that they can be told apart through a shoe:
     8  CAL_STILL    3  250@80                                     calibration: stand still
     9  CAL_WALK     3  250@80 250@0 250@80                        calibration: walk now
     10 CAL_DONE     3  250@80 250@0 250@80 250@0 250@80           calibration: done
+    11 DRIFT_LEFT   4  160@100 60@0 60@100 160@0 60@100           long-short-short
+    12 DRIFT_RIGHT  4  60@100 160@0 60@100 160@0 160@100          short-short-long
+    13 LOG_OFF      2  four of 150@50 with 150@0 between          four soft: log stopped
 
 (The calibration pulses are twice as long and slow as the drift alert's, and they come
 only after the user asked for a calibration.)
+
+The drift alert says which way to correct (rstep.app picks the pattern from the
+alert's lateral offset: + = the walker is left of the line, - = right). Both are the
+drift alert's three strong pulses, one every 220 ms, with one of them long; read the
+three like a line of text, left to right:
+
+    DRIFT_LEFT   long-short-short  the long one first (left):  you are LEFT of the
+                 line: step to your RIGHT
+    DRIFT_RIGHT  short-short-long  the long one last (right):  you are RIGHT of the
+                 line: step to your LEFT
+
+DRIFT (three equal pulses) is the alert when the side is not known (offset 0).
+LOG_OFF: the session log cannot be written (folder blocked, flash full, write error):
+logging is off for this session; steps, alerts and the session go on.
 
 Priorities: 5 error > 4 drift alert > 3 answers to the user's own action (start, stop,
 calibration) > 2 information (goal, low battery) > 1 back on the line.
@@ -92,8 +109,11 @@ ERROR = const(7)
 CAL_STILL = const(8)
 CAL_WALK = const(9)
 CAL_DONE = const(10)
+DRIFT_LEFT = const(11)  # the walker is left of the line: step right
+DRIFT_RIGHT = const(12)  # the walker is right of the line: step left
+LOG_OFF = const(13)
 NAMES = ("", "start", "stop", "drift", "on_line", "goal", "low_battery", "error",
-         "cal_still", "cal_walk", "cal_done")
+         "cal_still", "cal_walk", "cal_done", "drift_left", "drift_right", "log_off")
 
 FREQ_HZ = const(20000)  # PWM frequency: above hearing, so the motor does not whine
 GAP_MS = const(400)  # stillness between two patterns
@@ -112,8 +132,11 @@ _DEFS = (
     (3, 250, 80),  # CAL_STILL
     (3, 250, 80, 250, 0, 250, 80),  # CAL_WALK
     (3, 250, 80, 250, 0, 250, 80, 250, 0, 250, 80),  # CAL_DONE
+    (4, 160, 100, 60, 0, 60, 100, 160, 0, 60, 100),  # DRIFT_LEFT
+    (4, 60, 100, 160, 0, 60, 100, 160, 0, 160, 100),  # DRIFT_RIGHT
+    (2, 150, 50, 150, 0, 150, 50, 150, 0, 150, 50, 150, 0, 150, 50),  # LOG_OFF
 )
-COUNT = const(10)  # pattern ids are 1..COUNT
+COUNT = const(13)  # pattern ids are 1..COUNT
 
 
 def _tables():
@@ -139,6 +162,15 @@ def _tables():
 
 _MS, _PCT, _FIRST, PRIORITY = _tables()  # PRIORITY[id]: the priority of a pattern
 del _DEFS
+
+
+def drift_pattern(lateral_mm):
+    """The drift alert for a lateral offset (mm, + = the walker is left of the line)."""
+    if lateral_mm > 0:
+        return DRIFT_LEFT
+    if lateral_mm < 0:
+        return DRIFT_RIGHT
+    return DRIFT
 
 
 def steps(pattern):

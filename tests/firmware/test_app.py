@@ -150,6 +150,33 @@ def test_a_drift_alert_buzzes_the_drift_pattern(tmp_path):
     assert len(pulses) >= 3
 
 
+@pytest.mark.parametrize("case, lateral_sign, pattern", [
+    ("bwd_curve_left", -1, haptics.DRIFT_RIGHT),  # heading turns left, backward: right of it
+    ("bwd_curve_right_slow", 1, haptics.DRIFT_LEFT),
+])
+def test_the_drift_buzz_says_which_side_of_the_line(tmp_path, case, lateral_sign, pattern):
+    b = board_samples(case)
+    rig = Rig(tmp_path, b.samples, presses=[(200, 80)])
+    rig.run(len(b.samples) * 1000 // b.odr_hz)
+    rig.app.stop_session(rig.now)
+    log = logdecode.decode_file(str(sorted((tmp_path / "logs").glob("*.rsl"))[0]))
+    alerts = [r.event() for r in log.records
+              if r.event() is not None and r.event()[0] == gait.EV_DRIFT]
+    assert len(alerts) == 1 and alerts[0][4] * lateral_sign > 0
+    t_alert = (rig.app.session_first + alerts[0][1]) * 1000 / b.odr_hz
+    # the motor's timeline after the alert: the pattern's steps exactly (full strength)
+    after = [(t, d) for t, d in rig.timeline if t >= t_alert]
+    start = next(i for i, (t, d) in enumerate(after) if d == 65535)
+    got = after[start:start + 6]
+    t0 = got[0][0]
+    want, t = [], 0
+    for ms, pct in haptics.steps(pattern):
+        want.append((t, pct * 65535 // 100))
+        t += ms
+    want.append((t, 0))
+    assert [(t - t0, d) for t, d in got] == want
+
+
 def test_calibration_walk_saves_the_mount_yaw(tmp_path):
     b = board_samples("mount_reversed")  # arrow to the heel, forward walk first
     rig = Rig(tmp_path, b.samples, presses=[(100, 1800)])  # a long press

@@ -109,6 +109,9 @@ def test_table_is_as_documented():
     assert hp.steps(hp.CAL_STILL) == [(250, 80)]
     assert hp.steps(hp.CAL_WALK) == [(250, 80), (250, 0), (250, 80)]
     assert hp.steps(hp.CAL_DONE) == [(250, 80), (250, 0)] * 2 + [(250, 80)]
+    assert hp.steps(hp.DRIFT_LEFT) == [(160, 100), (60, 0), (60, 100), (160, 0), (60, 100)]
+    assert hp.steps(hp.DRIFT_RIGHT) == [(60, 100), (160, 0), (60, 100), (160, 0), (160, 100)]
+    assert hp.steps(hp.LOG_OFF) == [(150, 50), (150, 0)] * 3 + [(150, 50)]
     assert hp.duration_ms(hp.DRIFT) == 560 and hp.duration_ms(hp.ON_LINE) == 70
 
 
@@ -124,6 +127,40 @@ def test_patterns_differ_and_calibration_counts_its_pulses():
     for p in range(1, hp.COUNT + 1):  # every pattern starts and ends with the motor on
         st = hp.steps(p)
         assert st[0][1] and st[-1][1] and len(hp.NAMES) == hp.COUNT + 1
+
+
+def pulse_starts(p):
+    """(start ms, length ms) of each pulse of a pattern."""
+    out, t = [], 0
+    for ms, pct in hp.steps(p):
+        if pct:
+            out.append((t, ms))
+        t += ms
+    return out
+
+
+def test_left_and_right_drift_alerts_are_the_drift_rhythm_with_the_long_pulse_first_or_last():
+    base = pulse_starts(hp.DRIFT)
+    left, right = pulse_starts(hp.DRIFT_LEFT), pulse_starts(hp.DRIFT_RIGHT)
+    # three full pulses, one every 220 ms, as the plain alert: felt as the drift alert
+    for pat in (hp.DRIFT_LEFT, hp.DRIFT_RIGHT):
+        assert [pct for _, pct in hp.steps(pat) if pct] == [100, 100, 100]
+        assert hp.duration_ms(pat) <= 600
+        assert hp.PRIORITY[pat] == hp.PRIORITY[hp.DRIFT]
+    assert [t for t, _ in left] == [t for t, _ in right] == [t for t, _ in base] == [0, 220, 440]
+    # one pulse long (at least twice the others): first = left, last = right
+    assert left[0][1] >= 2 * max(left[1][1], left[2][1])
+    assert right[2][1] >= 2 * max(right[0][1], right[1][1])
+    # each off time is long enough for a coin motor to stop (>= 60 ms)
+    for pat in (hp.DRIFT_LEFT, hp.DRIFT_RIGHT):
+        assert min(ms for ms, pct in hp.steps(pat) if not pct) >= 60
+
+
+def test_the_drift_pattern_follows_the_side_of_the_line():
+    assert hp.drift_pattern(650) == hp.DRIFT_LEFT  # + = the walker is left of the line
+    assert hp.drift_pattern(-1) == hp.DRIFT_RIGHT
+    assert hp.drift_pattern(0) == hp.DRIFT
+    assert hp.NAMES[hp.DRIFT_LEFT] == "drift_left" and hp.NAMES[hp.DRIFT_RIGHT] == "drift_right"
 
 
 def test_priorities_error_over_drift_over_actions_over_information_over_on_line():
