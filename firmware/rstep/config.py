@@ -176,6 +176,18 @@ def load(path=PATH):
     return _read(path)
 
 
+def load_or_defaults(path=PATH):
+    """(cfg, None), or (the defaults, the reason) when the file cannot be used: any
+    problem with it, a bad value as much as JSON nested too deep for the board. Never
+    raises: the device runs whatever its /config.json holds."""
+    try:
+        return load(path), None
+    except ConfigError as e:
+        return defaults(), str(e)
+    except Exception as e:  # noqa: BLE001 - MemoryError, RecursionError ...: still refused
+        return defaults(), "%s cannot be used (%s: %s)" % (path, type(e).__name__, e)
+
+
 def check(cfg, where="config"):
     """cfg (a dict as load() returns, or part of one) merged with the defaults and
     checked; raises ConfigError."""
@@ -228,7 +240,36 @@ def _read(path):
     except ValueError as e:
         raise ConfigError("%s is not valid JSON (%s): fix it, or delete it to use the "
                           "defaults" % (path, e))
+    except (RuntimeError, MemoryError) as e:  # RecursionError: nested too deep to read
+        raise ConfigError("%s is nested too deeply or too large to read (%s): fix it, or "
+                          "delete it to use the defaults" % (path, type(e).__name__))
+    if _depth(data, _MAX_DEPTH) > _MAX_DEPTH:
+        raise ConfigError("%s is nested more than %d levels deep (the settings are 2): fix "
+                          "it, or delete it to use the defaults" % (path, _MAX_DEPTH),
+                          None, None, "at most %d levels" % _MAX_DEPTH)
     return _merge(data, path)
+
+
+_MAX_DEPTH = 8  # levels of objects and lists a config file may have (it needs 2)
+
+
+def _depth(v, limit):
+    """How deeply v nests (a scalar: 0), counting no further than limit + 1, without
+    recursion (a deep value would exhaust the board's stack)."""
+    depth = 0
+    level = [v]
+    while level and depth <= limit:
+        nxt = []
+        for x in level:
+            if isinstance(x, dict):
+                nxt.extend(x.values())
+            elif isinstance(x, list):
+                nxt.extend(x)
+        if not nxt and not any(isinstance(x, (dict, list)) for x in level):
+            break
+        depth += 1
+        level = nxt
+    return depth
 
 
 def _merge(data, where):
@@ -423,11 +464,15 @@ def _pin_roles():
 
 
 def _show(v):
-    """A value as it is written in JSON."""
-    try:
-        return json.dumps(v)
-    except (TypeError, ValueError):
-        return repr(v)
+    """A value as it is written in JSON (cut after 60 characters)."""
+    if isinstance(v, (dict, list)) and _depth(v, 3) > 3:
+        s = ("{" if isinstance(v, dict) else "[") + "... nested too deep"
+    else:
+        try:
+            s = json.dumps(v)
+        except Exception:  # noqa: BLE001 - TypeError, ValueError, RuntimeError
+            s = repr(v)
+    return s if len(s) <= 60 else s[:57] + "..."
 
 
 # ---------------------------------------------------------------------------- writing

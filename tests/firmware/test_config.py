@@ -401,3 +401,47 @@ def test_micropython_vm_loads_checks_and_saves_like_cpython(tmp_path):
                       "(ms still that make a stance)"
     assert want[-3] == "malformed /bad.json is not valid JSON"
     assert want[-1] == "same True"
+
+
+# ---------------------------------------------------------------------------- any problem
+DEEP = "[" * 100000 + "]" * 100000  # CPython's json: RecursionError before this change
+BAD_FILES = [
+    ("deep_top.json", DEEP, "nested too deeply"),
+    ("deep_value.json", '{"gait": {"still_ms": ' + "[" * 60 + "]" * 60 + "}}", "nested more than"),
+    ("deep_section.json", '{"gait": ' + '{"a": ' * 40 + "1" + "}" * 40 + "}", "nested more than"),
+    ("range.json", '{"gait": {"still_ms": 5}}', "out of range"),
+    ("json.json", '{"gait": {', "not valid JSON"),
+    ("list.json", "[1, 2]", "must be a JSON object"),
+    ("binary.json", b"\xff\xfe\x00{", ""),
+]
+
+
+@pytest.mark.parametrize("name, text, reason", BAD_FILES, ids=[n for n, _, _ in BAD_FILES])
+def test_any_problem_with_the_file_is_refused_with_its_reason_and_the_defaults_run(
+        tmp_path, name, text, reason):
+    p = tmp_path / name
+    p.write_bytes(text if isinstance(text, bytes) else text.encode())
+    cfg, problem = config.load_or_defaults(str(p))
+    assert cfg == config.defaults()
+    assert problem and str(p) in problem and reason in problem
+    assert len(problem) < 300  # one line to read, not the file echoed back
+    with pytest.raises(config.ConfigError):  # load() itself refuses it as a ConfigError
+        config.load(str(p))
+
+
+def test_a_good_file_loads_with_no_problem(tmp_path):
+    cfg, problem = config.load_or_defaults(write(tmp_path, {"gait": {"still_ms": 50}}))
+    assert problem is None and cfg["gait"]["still_ms"] == 50
+
+
+@pytest.mark.vm
+def test_micropython_vm_refuses_deep_nesting_and_runs_the_defaults():
+    files = {"/cfg/" + n: (t if isinstance(t, bytes) else t.encode()) for n, t, _ in BAD_FILES}
+    code = ("import rstep.config as config\n"
+            "for n in %r:\n"
+            "    cfg, p = config.load_or_defaults('/cfg/' + n)\n"
+            "    print(n, cfg == config.defaults(), p is not None and n in p)\n"
+            % [n for n, _, _ in BAD_FILES])
+    res = mpvm.run(code, files=files, timeout_s=60)
+    got = res.stdout.strip().splitlines()
+    assert got == ["%s True True" % n for n, _, _ in BAD_FILES], res.stdout + res.stderr
