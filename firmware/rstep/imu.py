@@ -185,6 +185,8 @@ class IMU:
         self.i2c_retries = 0
         self.status2 = 0  # last FIFO_STATUS2: watermark b7, overrun b6, full b5
         self._b1 = bytearray(1)
+        self._fc = bytearray(5)  # FIFO control registers, written in one burst
+        self._fcv = (memoryview(self._fc)[:4], self._fc)  # DSOX: 4 of them, DS3: 5
         self._sbuf = bytearray(12)
         self._skip = 0  # DS3: words to drop to reach a pattern boundary
         self.addr, self.whoami = self._probe(addr)
@@ -314,28 +316,48 @@ class IMU:
         self.accel_fs_g = accel_fs_g
         self.gyro_fs_dps = gyro_fs_dps
         self.wtm_samples = wtm_samples
+        self._int1 = int1
 
         self.reset()
         self._w(_CTRL3_C, _BDU | _IF_INC)
         if self._fam == _DSOX:
             self._w(_CTRL9_XL, self._r(_CTRL9_XL) | _I3C_DISABLE)
             # FIFO_CTRL1..4: WTM[7:0]; WTM[8]; BDR_GY | BDR_XL at the ODR; bypass
-            self._wr(_X_FIFO_CTRL1, bytes((wtm & 0xFF, wtm >> 8, (odr << 4) | odr, _BYPASS)))
+            fc = self._fc
+            fc[0] = wtm & 0xFF
+            fc[1] = wtm >> 8
+            fc[2] = (odr << 4) | odr
+            fc[3] = _BYPASS
+            self._wr(_X_FIFO_CTRL1, self._fcv[0])
             self._fifo_base = 0
         else:
             # FIFO_CTRL1..5: FTH[7:0]; FTH[11:8]; gyro and accel undecimated; 0;
             # ODR_FIFO = ODR, bypass
-            self._wr(_D_FIFO_CTRL1,
-                     bytes((wtm & 0xFF, wtm >> 8, 0x09, 0, (odr << 3) | _BYPASS)))
+            fc = self._fc
+            fc[0] = wtm & 0xFF
+            fc[1] = wtm >> 8
+            fc[2] = 0x09
+            fc[3] = 0
+            fc[4] = (odr << 3) | _BYPASS
+            self._wr(_D_FIFO_CTRL1, self._fcv[1])
             self._fifo_base = odr << 3
         self._w(_CTRL1_XL, (odr << 4) | (fs_xl << 2))
         self._w(_CTRL2_G, (odr << 4) | fs_g)
         self._w(_INT1_CTRL, _INT1_FIFO_TH if int1 else 0)
         self._have = 0
+        self._skip = 0
         self._w(_FIFO_MODE_REG, self._fifo_base | _CONTINUOUS)
+
+    def reinit(self):
+        """Reset and set up the chip again as it was (after I2C errors: the FIFO and
+        whatever the chip held are gone). Allocates nothing; raises OSError while the
+        bus still fails."""
+        self.configure(self.odr_hz, self.accel_fs_g, self.gyro_fs_dps, self.wtm_samples,
+                       self._int1)
 
     def route_int1(self, fifo_watermark=True):
         """Drive INT1 high while the FIFO holds at least the watermark (or not)."""
+        self._int1 = fifo_watermark
         self._w(_INT1_CTRL, _INT1_FIFO_TH if fifo_watermark else 0)
 
     def restart_fifo(self):

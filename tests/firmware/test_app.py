@@ -62,20 +62,24 @@ class FakePWM:
 class Rig:
     """The device on the bench: board parts emulated, time simulated."""
 
-    def __init__(self, tmp_path, samples, personality="LSM6DSOX", cfg=None, presses=()):
+    def __init__(self, tmp_path, samples, personality="LSM6DSOX", cfg=None, presses=(),
+                 log=None):
         it = iter(samples.tolist())
         self.emu = LSM6DSEmu(personality, source=lambda i: next(it, None))
-        self.imu = IMU(EmuI2C(self.emu))
+        self.bus = EmuI2C(self.emu)
+        self.imu = IMU(self.bus)
         self.now = 0
         self.timeline = []
         self.motor = haptics.Haptics(FakePin(), FakePWM, on_change=self._motor,
                                      now_ms=lambda: self.now)
         self.pin = FakePin(1)
         self.button = Button(self.pin, irq=True, now_ms=lambda: self.now)  # as main() does
-        self.log = logbook.Logbook(str(tmp_path / "logs"))
+        self.log = log or logbook.Logbook(str(tmp_path / "logs"))
+        self.crash_path = str(tmp_path / "crash.txt")
         self.app = appmod.App(self.imu, self.motor, self.button, self.log, cfg,
                               clock_s=lambda: 1_700_000_000 + self.now // 1000,
-                              board_id="rig", config_path=str(tmp_path / "config.json"))
+                              board_id="rig", config_path=str(tmp_path / "config.json"),
+                              clock_ms=lambda: self.now, crash_path=self.crash_path)
         self.presses = sorted(presses)  # (t_ms, hold_ms)
         self.awake_steps = 0
 
@@ -89,7 +93,7 @@ class Rig:
                     self.pin.set(0)
                 elif self.now == t + hold:
                     self.pin.set(1)
-            ms = self.app.step(self.now)
+            ms = self.app.run_step(self.now)  # as main() runs it
             self.awake_steps += 1
             # the button is a wire to a pin: the loop sees it when it next wakes, so
             # wake for the press and release edges (a real board's IRQ does the same)
@@ -305,3 +309,199 @@ def test_no_sample_dropped_at_208_hz(tmp_path):
     assert app.samples == len(b.samples) and imu.overrun == 0 and app.lost == 0
     eng, _ = run_engine(b.samples, 208, b.accel_ug_per_lsb, b.gyro_udps_per_lsb)
     assert app.engine.strides == eng.strides == 40
+
+
+# ---------------------------------------------------------------------------- failures
+def logged_events(tmp_path):
+    files = sorted((tmp_path / "logs").glob("*.rsl"))
+    log = logdecode.decode_file(str(files[-1]))
+    return log, [r.event() for r in log.records if r.event() is not None]
+
+
+def motor_patterns(rig, pattern):
+    """Times at which the motor began pattern's first step (its duty, from off)."""
+    steps = haptics.steps(pattern)
+    duty = steps[0][1] * 65535 // 100
+    tl = rig.timeline
+    out = []
+    for i in range(1, len(tl)):
+        if tl[i - 1][1] == 0 and tl[i][1] in (duty, 65535):
+            # the next change ends the first step after its length (a kick comes first)
+            j = i + 1 if tl[i][1] == 65535 and duty != 65535 else i
+            if j < len(tl) and j + 1 < len(tl) and tl[j][1] == duty and \
+                    tl[j + 1][0] - tl[i][0] == steps[0][0]:
+                out.append(tl[i][0])
+    return out
+
+
+def test_an_i2c_outage_resets_the_imu_and_the_count_is_replay_minus_the_lost_samples(tmp_path):
+    b = board_samples("walk_fwd_normal")
+    rig = Rig(tmp_path, b.samples, presses=[(100, 80)])
+    rig.bus.set_faults(outages=[(10_300_000, 12_300_000)])  # the bus down for 2 s
+    rig.run(len(b.samples) * 1000 // b.odr_hz + 500)
+    rig.app.stop_session(rig.now)
+    app = rig.app
+    assert app.imu_errors == 1 and app.imu_resets == 1 and app.crashes == 0
+    assert rig.bus.errors_injected > 4  # the read, its retries, the set-up tried again
+    log, events = logged_events(tmp_path)
+    gaps = [r.fields for r in log.records if r.type == logbook.REC_GAP]
+    assert len(gaps) == 1
+    t_gap, lost = gaps[0]["t"], gaps[0]["lost_samples"]
+    first = app.session_first
+    # what the IMU really lost: the trace samples it took but never delivered
+    delivered = app.samples - app.lost  # samples the loop read
+    truth = rig.emu.sample_index - delivered
+    assert abs(lost - truth) <= 1 and 200 <= truth <= 216 + 52  # 2 s (+ a FIFO's read)
+    assert lost == app.lost
+    # replay: the trace without the samples lost, the gap given to the engine where it was
+    seen = np.concatenate([b.samples[first:first + t_gap],
+                           b.samples[first + t_gap + truth:rig.emu.sample_index]])
+    eng, want = run_engine(seen, b.odr_hz, b.accel_ug_per_lsb, b.gyro_udps_per_lsb,
+                           gaps=[(t_gap, lost)])
+    assert events == want  # event for event
+    assert app.engine.steps == eng.steps == logdecode.to_result(log)["steps"]
+    full, _ = run_engine(b.samples, b.odr_hz, b.accel_ug_per_lsb, b.gyro_udps_per_lsb)
+    assert full.steps - 8 <= eng.steps < full.steps  # the strides in the outage are lost
+
+
+def test_an_i2c_bus_failing_in_bursts_never_stops_the_device(tmp_path):
+    b = board_samples("walk_bwd_slow")
+    rig = Rig(tmp_path, b.samples, presses=[(100, 80)])
+    rig.bus.set_faults(bursts={"min_len": 1, "max_len": 50, "min_gap": 5, "max_gap": 60,
+                               "seed": 7, "t0_us": 1_000_000})
+    rig.run(len(b.samples) * 1000 // b.odr_hz + 500)
+    app = rig.app
+    assert app.state == appmod.SESSION and app.crashes == 0
+    assert rig.bus.bursts_done > 10 and rig.bus.longest_burst >= 30
+    assert app.imu_errors > 5 and app.imu_resets == app.imu_errors
+    assert app.engine.n == app.samples - app.session_first  # the time base kept
+    full, _ = run_engine(b.samples, b.odr_hz, b.accel_ug_per_lsb, b.gyro_udps_per_lsb)
+    assert 0 < app.engine.steps <= full.steps
+    rig.app.stop_session(rig.now)
+    log, _ = logged_events(tmp_path)
+    assert logdecode.to_result(log)["steps"] == app.engine.steps
+
+
+@pytest.mark.parametrize("how", ["blocked", "enospc_create", "enospc_write", "full"])
+def test_a_log_that_cannot_be_written_is_turned_off_and_the_session_goes_on(
+        tmp_path, monkeypatch, how):
+    b = board_samples("bwd_curve_left")
+    log = None
+    if how == "blocked":
+        (tmp_path / "logs").write_text("a file where the folder should be")
+    elif how == "full":  # a flash with 4 KB free: records are dropped, the log is off
+        log = logbook.Logbook(str(tmp_path / "logs"), fs_free_fn=lambda: 4096)
+    else:
+        real_open = open
+
+        class Full:
+            def __init__(self, f, room):
+                self.f, self.room = f, room
+
+            def write(self, data):
+                if len(data) > self.room:
+                    raise OSError(28, "ENOSPC")
+                self.room -= len(data)
+                return self.f.write(data)
+
+            def __getattr__(self, name):
+                return getattr(self.f, name)
+
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *a):
+                self.f.close()
+
+        def fake_open(name, mode="r", *a, **kw):
+            if str(name).endswith(".rsl"):
+                if how == "enospc_create":
+                    raise OSError(28, "ENOSPC")
+                return Full(real_open(name, mode, *a, **kw), 600)  # the header and a bit
+            return real_open(name, mode, *a, **kw)
+
+        monkeypatch.setattr(logbook, "open", fake_open, raising=False)
+    rig = Rig(tmp_path, b.samples, presses=[(200, 80)], log=log)
+    rig.run(len(b.samples) * 1000 // b.odr_hz)
+    app = rig.app
+    assert app.state == appmod.SESSION and app.log_off == 1 and app.log_failures == 1
+    assert app.crashes == 0
+    eng, _ = run_engine(b.samples[app.session_first:app.samples], b.odr_hz,
+                        b.accel_ug_per_lsb, b.gyro_udps_per_lsb)
+    assert (app.engine.steps, app.engine.alerts) == (eng.steps, eng.alerts) and eng.alerts == 1
+    assert motor_patterns(rig, haptics.LOG_OFF)  # felt
+    assert motor_patterns(rig, haptics.DRIFT_RIGHT)  # and the alert still buzzes
+    app.stop_session(rig.now)
+    assert app.state == appmod.IDLE
+
+
+def test_an_exception_in_the_loop_is_written_down_and_the_loop_goes_on(tmp_path, monkeypatch):
+    b = board_samples("walk_fwd_normal")
+    rig = Rig(tmp_path, b.samples, presses=[(100, 80)])
+    eng = rig.app.engine
+    real_feed = eng.feed
+    calls = [0]
+
+    def feed(buf, start, end):  # the 30th batch breaks the engine half-way
+        calls[0] += 1
+        if calls[0] == 30:
+            real_feed(buf, start, (start + end) // 2)
+            raise IndexError("an engine bug")
+        return real_feed(buf, start, end)
+
+    monkeypatch.setattr(eng, "feed", feed)
+    rig.run(len(b.samples) * 1000 // b.odr_hz + 500)
+    app = rig.app
+    assert app.crashes == 1 and app.state == appmod.SESSION
+    text = open(rig.crash_path).read()
+    assert "crash 1 at" in text and "IndexError: an engine bug" in text and "feed" in text
+    assert app.engine.n == app.samples - app.session_first  # the lost batch: a gap
+    rig.app.stop_session(rig.now)
+    log, events = logged_events(tmp_path)
+    gaps = [r.fields for r in log.records if r.type == logbook.REC_GAP]
+    assert len(gaps) == 1 and 0 < gaps[0]["lost_samples"] <= appmod.BATCH
+    full, _ = run_engine(b.samples, b.odr_hz, b.accel_ug_per_lsb, b.gyro_udps_per_lsb)
+    assert full.steps - 4 <= app.engine.steps <= full.steps
+
+
+def test_a_loop_that_keeps_failing_gives_up_for_the_watchdog(tmp_path, monkeypatch):
+    b = board_samples("walk_fwd_normal")
+    rig = Rig(tmp_path, b.samples[:104 * 30], presses=[(100, 80)])
+    rig.run(3000)
+
+    def broken(now_ms):
+        raise ZeroDivisionError("for ever")
+
+    monkeypatch.setattr(rig.app, "_timers", broken)
+    for k in range(appmod.CRASH_LIMIT - 1):
+        assert rig.app.run_step(rig.now + k) == appmod.CRASH_RETRY_MS
+    with pytest.raises(ZeroDivisionError):
+        rig.app.run_step(rig.now + 10)
+    assert rig.app.crashes == appmod.CRASH_LIMIT
+    # the crash file stays small: past CRASH_MAX it moves to .old (one kept)
+    for k in range(40):
+        appmod.write_crash(rig.crash_path, "x" * 500 + "\n")
+    import os
+    assert os.path.getsize(rig.crash_path) <= appmod.CRASH_MAX
+    assert os.path.getsize(rig.crash_path + ".old") <= appmod.CRASH_MAX
+    assert len(appmod.crash_report(ValueError("y" * 5000), "head")) <= appmod.CRASH_ENTRY_MAX
+
+
+def test_crashes_far_apart_do_not_add_up(tmp_path, monkeypatch):
+    b = board_samples("walk_fwd_normal")
+    rig = Rig(tmp_path, b.samples[:104 * 30], presses=[(100, 80)])
+    rig.run(1000)
+    real = rig.app._timers
+    state = {"fail": False}
+
+    def timers(now_ms):
+        if state["fail"]:
+            state["fail"] = False
+            raise ZeroDivisionError("once")
+        return real(now_ms)
+
+    monkeypatch.setattr(rig.app, "_timers", timers)
+    for k in range(2 * appmod.CRASH_LIMIT):
+        state["fail"] = True
+        rig.run(rig.now + appmod.CRASH_WINDOW_MS // 2)
+    assert rig.app.crashes == 2 * appmod.CRASH_LIMIT  # and none was raised

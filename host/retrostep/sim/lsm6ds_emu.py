@@ -187,6 +187,7 @@ class LSM6DSEmu:
         self.exhausted = False
         self.ptr = 0  # register pointer for bare writeto/readfrom_into transactions
         self._rate = -1  # data clock in mHz; -1 forces _reconfigure to set its origin
+        self.clock0_us = -1  # now_us when the data clock first started (-1: not yet)
         self._power_on_defaults()
 
     # --- state -------------------------------------------------------------------------
@@ -300,6 +301,8 @@ class LSM6DSEmu:
             self._rate = rate
             self._origin_us = self.now_us
             self._ticks = 0  # ticks since the origin
+            if rate and self.clock0_us < 0:
+                self.clock0_us = self.now_us  # the data clock's first start
         self._xl_on = xl_rate != 0
         self._g_on = g_rate != 0
         ref_a = sensor.ACCEL_UG_PER_LSB[sensor.ACCEL_FS_G]
@@ -607,6 +610,16 @@ class EmuI2C:
     fail with OSError(EIO), after letting ``delay`` transactions through; ``after_bytes``
     lets each failing read move that many bytes first (a transfer that dies mid-way,
     after FIFO words were already popped).
+
+    A bus that fails over time (``set_faults``; times in microseconds on the first
+    device's clock, counted from its data clock's first start, the trace's t = 0 on the
+    virtual board; nothing fails before that start):
+    ``outages``: [(t0, t1), ...], every transaction fails while t0 <= t < t1 (the bus is
+    down); ``bursts``: from ``t0`` until ``t1`` (-1: for ever), after min_gap..max_gap
+    good transactions, min_len..max_len failing ones in a row (pseudo-random from
+    ``seed``, the same on every port); a failing read of a burst moves a pseudo-random
+    part of its bytes first when ``partial``. ``errors_injected``, ``bursts_done`` and
+    ``longest_burst`` count what failed.
     """
 
     def __init__(self, devices, nack_errno=_ENODEV):
@@ -622,11 +635,83 @@ class EmuI2C:
         self._fail_delay = 0
         self.transactions = 0
         self.errors_injected = 0
+        self._outages = ()
+        self._bursts = None
+        self._rng = 1
+        self._burst_left = 0  # failing transactions left in the current burst
+        self._burst_gap = 0  # good transactions before the next burst
+        self._burst_len = 0
+        self._partial = 0  # bytes the failing read moves first
+        self.bursts_done = 0
+        self.longest_burst = 0
 
     def inject_errors(self, count=1, after_bytes=0, delay=0):
         self._fail = count
         self._fail_after = after_bytes
         self._fail_delay = delay
+
+    def set_faults(self, outages=(), bursts=None):
+        """Outages [(t0_us, t1_us)] and bursts (a dict: min_len, max_len, min_gap,
+        max_gap, seed, t0_us, t1_us, partial); see the class docstring. None/() clear."""
+        self._outages = tuple((int(a), int(b)) for a, b in outages)
+        self._bursts = None
+        if bursts:
+            b = {"min_len": 1, "max_len": 50, "min_gap": 1, "max_gap": 200, "seed": 1,
+                 "t0_us": 0, "t1_us": -1, "partial": True}
+            for k in bursts:
+                if k not in b:
+                    raise ValueError("unknown burst setting %r" % (k,))
+                b[k] = bursts[k]
+            if not 1 <= b["min_len"] <= b["max_len"] or not 0 <= b["min_gap"] <= b["max_gap"]:
+                raise ValueError("bursts need 1 <= min_len <= max_len, 0 <= min_gap <= max_gap")
+            self._bursts = b
+            self._rng = (int(b["seed"]) % 65536) or 1
+            self._burst_left = 0
+            self._burst_gap = self._rand(b["min_gap"], b["max_gap"])
+
+    def _rand(self, lo, hi):
+        # ZX81's generator (x * 75 + 74 mod 65537): small ints on every port
+        self._rng = (self._rng * 75 + 74) % 65537
+        return lo + self._rng % (hi - lo + 1)
+
+    def _bus_time(self):
+        """Microseconds since the first device's data clock first started; -1 before."""
+        for a in self.devices:
+            d = self.devices[a]
+            if d.clock0_us < 0:
+                return -1
+            return d.now_us - d.clock0_us
+        return -1
+
+    def _scheduled(self):
+        """True when the outages or the bursts make this transaction fail."""
+        t = self._bus_time()
+        if t < 0:
+            return False
+        for a, b in self._outages:
+            if a <= t < b:
+                self._partial = 0
+                return True
+        bs = self._bursts
+        if bs is None or t < bs["t0_us"] or (bs["t1_us"] >= 0 and t >= bs["t1_us"]):
+            return False
+        if self._burst_left:
+            self._burst_left -= 1
+            self._burst_len += 1
+            if self._burst_len > self.longest_burst:
+                self.longest_burst = self._burst_len
+            self._partial = self._rand(0, 64) if bs["partial"] else 0
+            if not self._burst_left:
+                self._burst_gap = self._rand(bs["min_gap"], bs["max_gap"])
+            return True
+        if self._burst_gap:
+            self._burst_gap -= 1
+            return False
+        # a burst begins with this transaction
+        self.bursts_done += 1
+        self._burst_left = self._rand(bs["min_len"], bs["max_len"])
+        self._burst_len = 0
+        return self._scheduled()
 
     def _dev(self, addr):
         self.transactions += 1
@@ -642,13 +727,17 @@ class EmuI2C:
                 return False
             self._fail -= 1
             self.errors_injected += 1
+            self._partial = self._fail_after
+            return True
+        if (self._outages or self._bursts is not None) and self._scheduled():
+            self.errors_injected += 1
             return True
         return False
 
     def _read(self, addr, reg, buf, start, end):
         d = self._dev(addr)
         if self._failing():
-            n = self._fail_after
+            n = self._partial
             if n > end - start:
                 n = end - start
             d.read_into(reg, buf, start, start + n)

@@ -197,6 +197,10 @@ class VirtualBoard:
     the trace's time base. battery_v: battery voltage behind the board's divider.
     serve: keep running (and serving the REPL) after the trace; default: only without
     a trace. port: TCP port on 127.0.0.1 (0: any free one, see `port`).
+    i2c_faults: a failing I2C bus (see retrostep.sim.lsm6ds_emu.EmuI2C.set_faults), on
+    the trace's time base (from the IMU's first data clock start), e.g.
+    {"outages": [[20.0, 22.0]]} (every transfer fails from 20 s to 22 s) or
+    {"bursts": {"min_len": 1, "max_len": 50, "min_gap": 20, "max_gap": 400, "seed": 3}}.
     """
 
     def __init__(self, fs_dir=None, *, board=DEFAULT_BOARD, board_id="vboard", imu="dsox",
@@ -204,7 +208,7 @@ class VirtualBoard:
                  speed=1.0, trace_start_s=None, port=0, serve=None, grace_s=2.0,
                  flash_kb=None, rtc_s=None, echo=False, console_log=None, deploy=False,
                  cpu_us=5, imu_wait_s=60.0, status_hook="rstep.app:status", heap_kb=512,
-                 pystack_words=8192):
+                 pystack_words=8192, i2c_faults=None):
         if imu not in IMUS:
             raise RetrostepError(f"unknown IMU {imu!r}: use one of {', '.join(IMUS)}")
         try:
@@ -234,6 +238,7 @@ class VirtualBoard:
         self.status_hook = status_hook
         self.heap_kb = heap_kb
         self.pystack_words = pystack_words
+        self.i2c_faults = i2c_faults
         self.requested_port = port
         self.port = None
         self.events = []  # board events: resets, trace start, ...
@@ -312,6 +317,7 @@ class VirtualBoard:
                 "uid": unique_id(self.board_id).hex(),
                 "machine": MACHINE.get(self.board, p["title"]),
                 "status_hook": self.status_hook,
+                "i2c_faults": self.i2c_faults,
             },
             "trace": None,
             "trace_start_s": self.trace_start_s,
