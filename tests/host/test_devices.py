@@ -3,6 +3,7 @@ list: the USB boundary), BOOTSEL drives by INFO_UF2.TXT, picking one, and the ad
 given when the OS refuses to open a port."""
 
 import os
+import re
 
 import pytest
 import serial.serialposix
@@ -209,3 +210,36 @@ def test_cli_devices_two_boards_and_none(usb, capsys):
     err = capsys.readouterr().err
     assert err.startswith("retrostep devices: error: no board found: plug it in")
     assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_windows_bootsel_drives_are_found_on_their_drive_letters(monkeypatch, tmp_path, usb):
+    drive = bootsel_drive(tmp_path, "E", "RPI-RP2")  # stands for E:\ (the drive's root)
+    monkeypatch.delenv("RETROSTEP_UF2_MOUNTS")
+    monkeypatch.setattr(devices.os, "name", "nt")
+    monkeypatch.setattr(devices, "_windows_drives", lambda: [str(tmp_path / "C"), str(drive)])
+    assert [d.port for d in devices.bootsel_devices()] == [str(drive)]
+
+
+@pytest.mark.parametrize("typed,port", [("a0", "/dev/ttyACM0"), ("u1", "/dev/ttyUSB1"),
+                                        ("c3", "COM3"), ("/dev/ttyS4", "/dev/ttyS4"),
+                                        ("socket://127.0.0.1:9", "socket://127.0.0.1:9")])
+def test_ports_as_mpremote_users_type_them(typed, port):
+    assert devices.resolve_port(typed) == port
+
+
+def test_auto_and_id_pick_the_board(usb):
+    usb.append(port("/dev/ttyACM7", 0x2E8A, 0x0005, "E6614C"))
+    assert devices.resolve_port("auto") == devices.resolve_port(None) == "/dev/ttyACM7"
+    assert devices.resolve_port("id:E6614C") == "/dev/ttyACM7"
+    with pytest.raises(RetrostepError, match="no board with the USB serial number"):
+        devices.resolve_port("id:NOPE")
+
+
+@pytest.mark.parametrize("port,words", [
+    ("/dev/ttyUSB9", "no serial port /dev/ttyUSB9: plug the board in"),
+    ("socket://127.0.0.1:1", "is `retrostep sim --serve` running?")])
+def test_connect_says_what_is_wrong_with_the_port(port, words):
+    from retrostep.device.board import connect
+
+    with pytest.raises(RetrostepError, match=re.escape(words)):
+        connect(port)

@@ -393,6 +393,20 @@ class Board:
         self.close()
 
 
+def _why_not_open(port, exc):
+    """The one-line error for a port mpremote could not open."""
+    from retrostep.device.devices import open_port, port_problem
+    from retrostep.errors import RetrostepError
+
+    try:
+        open_port(port).close()
+    except RetrostepError as why:
+        return why
+    except Exception:  # noqa: BLE001 - the first failure is the one to report
+        pass
+    return port_problem(port, exc)
+
+
 def connect(port=None, timeout=None, deadline=None):
     """Open the board (its port, or the one board on USB) and enter the raw REPL.
 
@@ -400,18 +414,15 @@ def connect(port=None, timeout=None, deadline=None):
     deadline: seconds from now for the whole conversation (default none)."""
     from mpremote.transport_serial import SerialTransport
 
-    if port is None:
-        from retrostep.device.devices import pick_device
+    from retrostep.device.devices import resolve_port
 
-        port = pick_device().port
+    port = resolve_port(port)  # auto, a0/u0/c0, id:SERIAL, as mpremote reads them
     try:
         t = SerialTransport(port, baudrate=115200)
     except Exception as exc:  # serial.SerialException, PermissionError, ConnectionRefused
-        from retrostep.device.devices import is_permission_problem, permission_error
-
-        if is_permission_problem(exc):
-            raise permission_error(port) from None
-        raise BoardError(f"cannot open {port}: {exc}") from None
+        # mpremote hides why ("failed to access PORT"): open it once more with
+        # pyserial, only now that it failed, to say what is wrong and what to do
+        raise _why_not_open(port, exc) from None
     board = Board(t, port)
     board.set_limits(timeout, deadline)
     try:

@@ -11,7 +11,8 @@ Serial ports come from pyserial's ``serial.tools.list_ports.comports()``; a port
 *board* when its USB vendor and product ids are ones our boards enumerate with (table
 KNOWN_USB below). A Raspberry Pi RP2040/RP2350 held in BOOTSEL mode is no serial port:
 it is a USB drive carrying INFO_UF2.TXT, found by looking at mounted volumes
-(/media/$USER/*, /run/media/$USER/*, /Volumes/* and vfat mounts in /proc/self/mounts).
+(/media/$USER/*, /run/media/$USER/*, /Volumes/* and vfat mounts in /proc/self/mounts;
+the drive letters on Windows).
 The environment variable RETROSTEP_UF2_MOUNTS (paths separated by ``os.pathsep``, each a
 drive or a folder holding drives) replaces those places; the tests use it.
 """
@@ -180,10 +181,19 @@ def bootsel_chip(board_id: str | None) -> str | None:
     return None
 
 
+def _windows_drives() -> list[str]:
+    """The drive letters that exist (C:\\ ...): where Windows mounts a BOOTSEL drive."""
+    import string
+
+    return [f"{c}:\\" for c in string.ascii_uppercase if os.path.exists(f"{c}:\\")]
+
+
 def _mount_roots() -> list[str]:
     env = os.environ.get(UF2_MOUNTS_ENV)
     if env is not None:
         return [p for p in env.split(os.pathsep) if p]
+    if os.name == "nt":
+        return _windows_drives()
     try:
         user = getpass.getuser()
     except Exception:  # no login name (containers): only the shared places
@@ -337,6 +347,55 @@ def is_permission_problem(exc: BaseException) -> bool:
     return "Permission denied" in text or "[Errno 13]" in text
 
 
+# mpremote's port shortcuts: a0 = /dev/ttyACM0, u0 = /dev/ttyUSB0, c0 = COM0
+_SHORTCUTS = {"a": "/dev/ttyACM{}", "u": "/dev/ttyUSB{}", "c": "COM{}"}
+
+
+def resolve_port(port: str | None) -> str:
+    """The port to open for what a user typed, as mpremote reads it: nothing or 'auto'
+    (the one board on USB), a0/u0/c0 shortcuts, 'id:SERIAL' (the board with that USB
+    serial number), or a port name or pyserial URL as it is."""
+    if port is None or port == "auto":
+        return pick_device().port
+    if len(port) >= 2 and port[0] in _SHORTCUTS and port[1:].isdigit():
+        return _SHORTCUTS[port[0]].format(int(port[1:]))
+    if port.startswith("id:"):
+        serial_number = port[3:]
+        for d in list_devices(all_ports=True):
+            if d.serial_number == serial_number:
+                return d.port
+        raise RetrostepError(f"no board with the USB serial number {serial_number!r}: "
+                             "`retrostep devices` lists the boards and their serials")
+    return port
+
+
+def port_problem(port: str, exc: BaseException) -> RetrostepError:
+    """The one-line error for a port that would not open: forbidden, absent, busy, or a
+    virtual board that is not running."""
+    import serial
+
+    if is_permission_problem(exc):
+        return permission_error(port)
+    text = str(exc)
+    if port.startswith("socket://"):
+        return RetrostepError(
+            f"nothing answers at {port}: is `retrostep sim --serve` running? It prints "
+            "the port to use")
+    if (getattr(exc, "errno", None) == errno.ENOENT or "No such file" in text
+            or "could not open port" in text and "FileNotFoundError" in text):
+        return RetrostepError(
+            f"no serial port {port}: plug the board in (`retrostep devices` lists ports)")
+    if getattr(exc, "errno", None) == errno.EBUSY or "busy" in text.lower():
+        return RetrostepError(
+            f"{port} is busy: close the other program using it (serial monitor, "
+            "mpremote, Thonny) and try again")
+    if isinstance(exc, serial.SerialException) and "could not open port" in text:
+        return RetrostepError(
+            f"cannot open {port}: plug the board in, or check the name (`retrostep "
+            "devices` lists ports)")
+    return RetrostepError(f"cannot open {port}: {exc}")
+
+
 def open_port(port: str, baudrate: int = 115200, **kwargs):
     """Open a serial port (or pyserial URL); access, absence and 'busy' come out as a
     RetrostepError saying what to do."""
@@ -345,18 +404,7 @@ def open_port(port: str, baudrate: int = 115200, **kwargs):
     try:
         return serial.serial_for_url(port, baudrate=baudrate, **kwargs)
     except (OSError, serial.SerialException) as exc:
-        if is_permission_problem(exc):
-            raise permission_error(port) from None
-        if getattr(exc, "errno", None) == errno.ENOENT or "No such file" in str(exc):
-            raise RetrostepError(
-                f"no serial port {port}: plug the board in (`retrostep devices` lists ports)"
-            ) from None
-        if getattr(exc, "errno", None) == errno.EBUSY or "busy" in str(exc).lower():
-            raise RetrostepError(
-                f"{port} is busy: close the other program using it (serial monitor, "
-                "mpremote, Thonny) and try again"
-            ) from None
-        raise RetrostepError(f"cannot open {port}: {exc}") from None
+        raise port_problem(port, exc) from None
 
 
 # --- command line -----------------------------------------------------------------------
