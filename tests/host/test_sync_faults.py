@@ -423,7 +423,7 @@ def sc_streaming_forever_on_stderr_or_list(tmp):
 
 def sc_trickle_hits_the_deadline(tmp):
     def trickle(b, args):
-        while True:
+        for _ in range(150):  # 15 s (finite: a sync without a deadline fails, not hangs)
             time.sleep(0.1)
             yield b"A"
     on = {"read": for_file("s00002.rsl", trickle, honest_read)}

@@ -283,8 +283,9 @@ def _library_error(exc, folder):
     if exc.errno == errno.ENOSPC:
         what = "the disk is full"
     where = exc.filename or folder
-    return LibraryError(f"cannot write the library: {where}: {what}; nothing was removed "
-                        "from the board: fix it and run sync again (it resumes)")
+    return LibraryError(f"cannot write the library: {where}: {what}; the logs not in the "
+                        "library are still on the board: fix it and run sync again (it "
+                        "resumes)")
 
 
 def sync(port=None, library=None, keep=False, progress=None, board=None,
