@@ -13,6 +13,7 @@ import { resets, afterHardReset, afterSoftReset } from "./resets.mjs";
 import { run, finishRun } from "./run.mjs";
 import { FORCED_EXIT, repl, replLoop, replReset, replStart } from "./repl.mjs";
 import { hooks } from "./hooks.mjs";
+import { timersReset } from "./timers.mjs";
 
 const ROM = "/vbrom"; // the virtual board's own modules, mounted read-only at /rom
 const romFiles = Object.entries(job.rom).map(([vmPath, host]) => [vmPath, host ? fs.readFileSync(host) : Buffer.alloc(0)]);
@@ -87,14 +88,19 @@ function runFile(name) {
 
 async function runBoard(raw) {
   // one boot, until a soft reset: true if the board comes back in the raw REPL
+  vm.runTimers = null;
   const mp = await bootVM();
   vm.mp = mp;
   vm.M = mp._module;
   resets.boots++;
   clockBoot();
+  timersReset();
   replReset();
   imuPowerDown();
   mp.runPython(LOADER);
+  // machine.Timer callbacks, run from JS while the board waits for input
+  vm.runTimers = mp.pyimport("_vb").run_timers;
+  keepAlive.push(vm.runTimers);
   let r = runFile("boot.py");
   if (r & FORCED_EXIT) return raw;
   if (!raw && r !== 0) {

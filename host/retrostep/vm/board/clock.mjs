@@ -15,6 +15,8 @@ export const clock = {
   boot: 0, // world time of the running VM's boot
   irqCtx: 0, // >0 while a pin IRQ handler runs: the clock reads the hardware time
   dueAt: Infinity, // world time of the next hardware event the VM must see
+  timerAt: Infinity, // world time of the next machine.Timer expiry (timers.mjs)
+  alarm: Infinity, // the earlier of the two: a clock read returns -1 from then on
   realtime: !!job.realtime, // (a board still serving after its trace goes realtime)
   wall0: performance.now(), // pacing: this wall time ...
   world0: 0, // ... goes with this world time
@@ -26,11 +28,14 @@ export function boardMs(w, b) {
 }
 
 export function clockBoot() {
-  // a VM boots: its ticks start now, its hardware is up to date, nothing is due
+  // a VM boots: its ticks start now, its hardware is up to date, nothing is due,
+  // no timer runs
   const c = clock;
   c.boot = c.world;
   c.hw = c.world;
   c.dueAt = Infinity;
+  c.timerAt = Infinity; // (timers.mjs forgets the old VM's timers: timersReset)
+  c.alarm = Infinity;
   c.irqCtx = 0;
 }
 

@@ -9,8 +9,9 @@ export const job = workerData.job;
 export const post = (msg) => parentPort.postMessage(msg);
 export const note = (ev) => post({ t: "event", ev });
 
-// the running VM (the package's object, and its Emscripten module); set at each boot
-export const vm = { mp: null, M: null };
+// the running VM (the package's object, and its Emscripten module, and its function
+// that runs due machine.Timer callbacks); set at each boot
+export const vm = { mp: null, M: null, runTimers: null };
 
 export class HardReset extends Error {
   constructor(kind) {

@@ -1,6 +1,7 @@
 // The VM's calls into the board: module _vbjs, through which lib/_vb.py (and the
 // board's machine and time) reach the clock and the emulated hardware; and what the
-// board does while a read of its USB serial line waits for input.
+// board does while a read of its USB serial line waits for input (machine.Timer
+// callbacks run then too: timers.mjs).
 
 import { job } from "./common.mjs";
 import { clock, CPU_US, MASK, pace, rebase } from "./clock.mjs";
@@ -13,6 +14,7 @@ import { rtcRead, rtcSet } from "./rtc.mjs";
 import { checkWdt, feedWdt, startWdt } from "./watchdog.mjs";
 import { hardReset, resets } from "./resets.mjs";
 import { checkRunEnd, finishRun, run } from "./run.mjs";
+import { runTimersUntil, timerDue, timerNext, timerStart, timerStop } from "./timers.mjs";
 
 export const hooks = {
   tms() {
@@ -20,7 +22,7 @@ export const hooks = {
     if (c.irqCtx) return Math.floor((c.hw - c.boot) / 1000) & MASK;
     c.world += CPU_US;
     checkWdt();
-    if (c.world >= c.dueAt) return -1;
+    if (c.world >= c.alarm) return -1; // a hardware event or a timer is due
     return Math.floor((c.world - c.boot) / 1000) & MASK;
   },
   tus() {
@@ -28,7 +30,22 @@ export const hooks = {
     if (c.irqCtx) return (c.hw - c.boot) & MASK;
     c.world += CPU_US;
     checkWdt();
-    if (c.world >= c.dueAt) return -1;
+    if (c.world >= c.alarm) return -1;
+    return (c.world - c.boot) & MASK;
+  },
+  tms0() {
+    // a clock read after the due events were handled: never -1
+    const c = clock;
+    if (c.irqCtx) return Math.floor((c.hw - c.boot) / 1000) & MASK;
+    c.world += CPU_US;
+    checkWdt();
+    return Math.floor((c.world - c.boot) / 1000) & MASK;
+  },
+  tus0() {
+    const c = clock;
+    if (c.irqCtx) return (c.hw - c.boot) & MASK;
+    c.world += CPU_US;
+    checkWdt();
     return (c.world - c.boot) & MASK;
   },
   adv(us) {
@@ -57,7 +74,12 @@ export const hooks = {
   },
   setdue(us) {
     clock.dueAt = us < 0 ? Infinity : clock.hw + us;
+    clock.alarm = Math.min(clock.dueAt, clock.timerAt);
   },
+  tstart: timerStart,
+  tstop: timerStop,
+  tdue: timerDue,
+  tnext: timerNext,
   btn: btnLevel,
   btnnext: btnNext,
   origin: setOrigin,
@@ -92,9 +114,15 @@ export function idle() {
   flushOut();
   saveFlash();
   checkRunEnd(false);
+  // (until the next timer expiry at most: its callback runs then, as on a board,
+  // where the wait for serial input runs pending soft IRQs)
+  runTimersUntil(clock.world);
+  const toTimer = clock.timerAt - clock.world; // <= 0: a callback runs (it waits for input)
   const w0 = performance.now();
-  waitInput(IDLE_WAIT_MS);
-  clock.world += Math.round((performance.now() - w0) * 1000);
+  waitInput(toTimer > 0 ? Math.min(IDLE_WAIT_MS, toTimer / 1000) : IDLE_WAIT_MS);
+  const target = clock.world + Math.round((performance.now() - w0) * 1000);
+  runTimersUntil(target);
+  if (target > clock.world) clock.world = target;
   if (clock.realtime) rebase();
   checkWdt();
   checkStop();

@@ -12,6 +12,12 @@
 # hardware event is due while the firmware only reads the clock. Reading the clock
 # costs CPU_US of simulated time, so a busy-wait on ticks_ms() ends as on a board.
 #
+# machine.Timer runs on the same clock (its expiries are kept by the worker, see
+# board/timers.mjs); its callbacks are soft IRQs, as on the rp2 and esp32 ports: run
+# one at a time by run_timers at the points where a port runs pending scheduled
+# callbacks: at a clock read once one is due, in the sleeps (which step to each
+# expiry), and while the board waits for serial input (the worker calls run_timers).
+#
 # This VM never collects garbage while one top-level call runs (main.py's loop is
 # one), so the paths the firmware calls often allocate as little as they can. The
 # emulator's time arithmetic needs big ints: those run with the firmware's heap lock
@@ -25,6 +31,8 @@ import _vbjs as _j
 
 _tms = _j.tms
 _tus = _j.tus
+_tms0 = _j.tms0
+_tus0 = _j.tus0
 _adv = _j.adv
 _pend = _j.pend
 _hwadv = _j.hwadv
@@ -35,6 +43,10 @@ _btn = _j.btn
 _btnnext = _j.btnnext
 _seek = _j.seek
 _s = _j.s
+_tstart = _j.tstart
+_tstop = _j.tstop
+_tdue = _j.tdue
+_tnext = _j.tnext
 _heap_lock = micropython.heap_lock
 _heap_unlock = micropython.heap_unlock
 
@@ -292,12 +304,63 @@ def hw_end(d, nbytes, freq, wrote):
         relock(d)
 
 
+# ------------------------------------------------------------------------ timers
+timers = {}  # key -> machine.Timer running (kept alive, as a port's timer list does)
+_tkey = 0
+_in_sched = 0  # a timer callback runs: callbacks do not nest
+
+
+def timer_start(t, period_us, periodic):
+    global _tkey
+    timer_stop(t)
+    _tkey += 1
+    t._key = _tkey
+    timers[_tkey] = t
+    _tstart(_tkey, period_us, 1 if periodic else 0)
+
+
+def timer_stop(t):
+    k = t._key
+    if k:
+        t._key = 0
+        timers.pop(k, None)
+        _tstop(k)
+
+
+def run_timers():
+    """Run the callbacks of the timers that are due, as a port's scheduler runs soft
+    IRQs: one after the other, never nested; an exception is printed, not raised."""
+    global _in_sched
+    if _in_sched:
+        return
+    _in_sched = 1
+    try:
+        k = _tdue()
+        while k > 0:
+            t = timers.get(k)
+            if t is not None:
+                if not t._periodic:
+                    t._key = 0
+                    del timers[k]
+                cb = t._cb
+                if cb is not None:
+                    try:
+                        cb(t)
+                    except BaseException as e:  # noqa: BLE001 - printed, as a port does
+                        print_exception(e)
+            k = _tdue()
+    finally:
+        _in_sched = 0
+
+
 # ------------------------------------------------------------------------ time
 def ticks_ms():
     t = _tms()
-    if t < 0:  # a hardware event is due: let its IRQ run first
+    if t < 0:  # a hardware event or a timer is due: let its IRQ or callback run first
         sync()
-        t = _tms()
+        if timers:
+            run_timers()
+        t = _tms0()
     return t
 
 
@@ -305,7 +368,9 @@ def ticks_us():
     t = _tus()
     if t < 0:
         sync()
-        t = _tus()
+        if timers:
+            run_timers()
+        t = _tus0()
     return t
 
 
@@ -325,9 +390,18 @@ def sleep_us(us, wake=False):
             n = _next_event_us()
             if 0 < n < step:
                 step = n
+            tm = timers and not _in_sched
+            if tm:  # a timer's expiry: its callback runs then
+                n = _tnext()
+                if 0 <= n < step:
+                    step = n
             r = _adv(step)
             us -= step
             _hw_to(_pend(STEP_MAX))
+            if tm:
+                relock(d)  # the callback runs with the firmware's heap lock
+                run_timers()
+                d = unlock()
             if r:
                 if r & 2:
                     finish("trace_end")
@@ -394,7 +468,7 @@ def time():
 
 
 def time_ns():
-    return _j.rtc() * 1000000000 + (_tus() % 1000000) * 1000
+    return _j.rtc() * 1000000000 + (ticks_us() % 1000000) * 1000
 
 
 # ------------------------------------------------------------------------ the end
@@ -419,6 +493,19 @@ def finish(reason):
     _j.finish(text)
 
 
+def print_exception(e):
+    """The traceback as the board prints it: frames inside the virtual hardware are C
+    code on a real board, so they are left out."""
+    import io
+
+    s = io.StringIO()
+    sys.print_exception(e, s)
+    text = "".join(line + "\n" for line in s.getvalue().split("\n")
+                   if line and not line.startswith('  File "/rom/vb/'))
+    sys.stdout.write(text)
+    return text
+
+
 def run_file(name):
     """Run /boot.py or /main.py as the board does (pyexec_file): in __main__'s globals,
     Ctrl-C enabled; tracebacks printed as the board prints them. Returns 1 when it
@@ -441,14 +528,7 @@ def run_file(name):
         r = 0x100
     except BaseException as e:  # noqa: BLE001 - the board prints it and goes on
         micropython.kbd_intr(-1)
-        import io
-
-        s = io.StringIO()
-        sys.print_exception(e, s)
-        # frames inside the virtual hardware are C code on a real board: hide them
-        text = "".join(line + "\n" for line in s.getvalue().split("\n")
-                       if line and not line.startswith('  File "/rom/vb/'))
-        sys.stdout.write(text)
+        text = print_exception(e)
         if name == "main.py":
             _j.mainend(0, text)
         return 0

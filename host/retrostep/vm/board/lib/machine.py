@@ -3,8 +3,9 @@
 #
 # Pin, I2C / SoftI2C (the LSM6DS emulator answers on the bus and pins the board
 # profile wires it to), PWM (every duty change lands on the motor timeline), ADC (the
-# battery through the profile's divider), RTC, WDT, reset, soft_reset, unique_id,
-# lightsleep, deepsleep, idle, freq, reset_cause, disable_irq / enable_irq.
+# battery through the profile's divider), RTC, WDT, Timer (soft-IRQ callbacks on the
+# board's clock), reset, soft_reset, unique_id, lightsleep, deepsleep, idle, freq,
+# reset_cause, disable_irq / enable_irq.
 
 import _vb
 import _vbjs as _j
@@ -314,6 +315,68 @@ class WDT:
 
     def feed(self):
         _j.feed()
+
+
+# hardware timers of the esp32 chips (rp2 has only virtual ones: id -1)
+_HW_TIMERS = {"esp32": 4, "esp32s3": 4, "esp32c3": 2}
+_NO_ID = object()
+
+
+class Timer:
+    """A timer on the board's clock; its callback (called with the timer) is a soft
+    IRQ, run as the ports run scheduled callbacks (see _vb). id -1 is a virtual timer
+    (rp2 has only those); esp32 chips also have hardware timers 0..3 (ESP32-C3: 0..1).
+    Stopped by deinit() and by any reset."""
+
+    ONE_SHOT = 0
+    PERIODIC = 1
+
+    def __init__(self, id=_NO_ID, **kw):
+        if id is _NO_ID:
+            if _vb.PORT == "esp32":
+                raise TypeError("function missing 1 required positional arguments")
+            id = -1
+        if not isinstance(id, int):
+            raise TypeError("can't convert %s to int" % type(id).__name__)
+        if id != -1 and not (_vb.PORT == "esp32" and 0 <= id < _HW_TIMERS.get(_P["chip"], 4)):
+            raise ValueError("Timer doesn't exist" if _vb.PORT == "rp2" else "invalid Timer number")
+        self._id = id
+        self._key = 0
+        self._cb = None
+        self._mode = Timer.PERIODIC
+        self._periodic = True
+        self._period_us = 0
+        if kw:
+            self.init(**kw)
+
+    def init(self, *, mode=PERIODIC, callback=None, period=None, tick_hz=1000, freq=None,
+             hard=False):
+        if mode not in (Timer.ONE_SHOT, Timer.PERIODIC):
+            raise ValueError("invalid mode")
+        if freq is not None:
+            if freq <= 0:
+                raise ValueError("freq must be positive")
+            us = int(1000000 / freq)
+        elif period is not None:
+            if tick_hz <= 0:
+                raise ValueError("tick_hz must be positive")
+            us = period * 1000000 // tick_hz
+        else:
+            us = 0xFFFFFFFF * 1000  # no period given: as the ports, ~50 days
+        if us < 1:
+            us = 1
+        self._mode = mode
+        self._cb = callback
+        self._period_us = us
+        self._periodic = mode == Timer.PERIODIC
+        _vb.timer_start(self, us, self._periodic)
+
+    def deinit(self):
+        _vb.timer_stop(self)
+
+    def __repr__(self):
+        return "Timer(mode=%s, period=%d, tick_hz=1000000)" % (
+            "PERIODIC" if self._mode == Timer.PERIODIC else "ONE_SHOT", self._period_us)
 
 
 def unique_id():
