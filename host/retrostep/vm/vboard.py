@@ -18,8 +18,9 @@ Pieces (files in retrostep/vm/board/):
   line; Ctrl-C interrupts running code), boot.mjs (the boot sequence and resets),
   repl.mjs (the REPL, raw-paste mode included), flash.mjs (the flash), trace.mjs
   (the IMU's samples), button.mjs (the button script), pins.mjs (motor and pin
-  timelines, ADC), rtc.mjs, watchdog.mjs, resets.mjs, run.mjs (the run's end and
-  report), hooks.mjs (the VM's calls into them), common.mjs (what they share).
+  timelines, ADC), rtc.mjs, watchdog.mjs, timers.mjs (machine.Timer's expiries),
+  resets.mjs, run.mjs (the run's end and report), hooks.mjs (the VM's calls into
+  them), common.mjs (what they share).
 - lib/: the board's "ROM", mounted read-only at /rom/vb and first in sys.path. What a
   port builds in, replacing the VM's own: `machine`, `time`, `sys` (platform and
   implementation._machine name the emulated board, as on hardware), `binascii` (the
@@ -30,9 +31,14 @@ Time: simulated, as fast as the VM runs (``realtime=True`` paces it to the wall
 clock). The trace's t = 0 is the moment the firmware starts the IMU's data clock,
 unless ``trace_start_s`` puts it at that many seconds after power-on. While the board
 sits in its REPL waiting for input, its time passes with the wall clock (a running
-watchdog still bites). When the trace has played and ``grace_s`` more seconds passed,
-the board reports (see `VirtualBoard.report`) and stops, or with ``serve`` goes on
-serving its REPL, at the wall clock's pace.
+watchdog still bites). machine.Timer runs on this clock; its callbacks are soft IRQs
+as on rp2 and esp32: they run when Python reads the clock or sleeps, and while the
+REPL (or a sys.stdin read) waits for input, so a watchdog fed by a timer survives a
+REPL session; every reset, soft or hard, ends the timers (not the watchdog, which
+rp2 and esp32 cannot stop: mpremote's soft reset before its first command, unless
+``resume``, leaves a watchdog unfed). When the trace has played and ``grace_s``
+more seconds passed, the board reports (see `VirtualBoard.report`) and stops, or
+with ``serve`` goes on serving its REPL, at the wall clock's pace.
 
 The flash folder is written back after every REPL command, every 2 s while main.py
 runs, at resets and at the end; names a host file system may refuse are

@@ -20,6 +20,8 @@
 // - button.mjs: the button script;
 // - pins.mjs: the timelines of the motor (PWM) and output pins; the ADC (battery);
 // - rtc.mjs, watchdog.mjs, resets.mjs: the RTC, the watchdog, the resets and boots;
+// - timers.mjs: machine.Timer's expiries on the world clock; their callbacks run as
+//   soft IRQs (at clock reads, in sleeps, and while a read waits for input);
 // - run.mjs: the run's end and its report;
 // - hooks.mjs: the VM's calls into all of these (module _vbjs), and the idle wait
 //   of a read from the serial line.
