@@ -4,7 +4,7 @@ write: fault injection at the transport level.
 `FakeBoard` is a board on a loopback socket that speaks MicroPython's raw REPL (raw-paste
 mode, as mpremote uses it) and answers retrostep's snippets from a dict of files; real
 mpremote and the real `retrostep sync` command line talk to it. Its behaviour per kind
-of snippet (id, list, hash, read, remove) can be replaced: silent after the snippet,
+of snippet (id, list, hash, read, remove, clock, set_clock) can be replaced: silent after the snippet,
 streaming for ever, trickling, lying about sizes, hashes and names, dying mid-read.
 Every scenario runs the command line and checks the guarantees (`check`): no traceback,
 at most one line on stderr, the exit code, library files never changed, and nothing
@@ -184,6 +184,10 @@ def parse(code):
         return "read", ast.literal_eval(last[3:])
     if "os.remove(" in last:
         return "remove", (ast.literal_eval(last[last.index("(") + 1: -1]),)
+    if "RTC().datetime(" in code:
+        return "set_clock", ()
+    if "time.time()" in code:
+        return "clock", ()
     return "other", (code,)
 
 
@@ -224,8 +228,13 @@ def honest_remove(b, args):
     yield b""
 
 
+def honest_clock(b, args):
+    yield f"{int(time.time()) - 946684800}\r\n".encode()  # MicroPython's epoch: 2000
+
+
 HONEST = {"id": honest_id, "list": honest_list, "hash": honest_hash, "read": honest_read,
-          "remove": honest_remove, "other": lambda b, a: iter(())}
+          "remove": honest_remove, "clock": honest_clock,
+          "set_clock": lambda b, a: iter(()), "other": lambda b, a: iter(())}
 
 
 def on_call(kind_calls, behaviour, honest):
@@ -510,7 +519,7 @@ def sc_lies_about_names(tmp):
         assert res.out.count("not a file name a board can list") == 3
         assert "'notes.txt': not a session log: left on the board" in res.out
         assert not (tmp / "evil.rsl").exists() and not os.path.exists("/tmp/abs.rsl")
-        assert set(library(tmp / "lib")) == {f"{BOARD_ID}/s00001.rsl"}
+        assert set(sessions(tmp / "lib").values()) == {f"{BOARD_ID}/s00001.rsl"}
 
 
 def sc_garbled_read_skips_that_file(tmp):
