@@ -69,6 +69,37 @@ def test_deploy_session_sync_report_on_the_virtual_board(tmp_path):
     result = to_result(decode_file(str(path)))
     assert result["forward_steps"] == 16 and result["backward_steps"] == 52
     assert [e["type"] for e in result["events"]].count("drift_alert") == 1
+    # deploy set the board's clock (it powered on at 2021-01-01): dated today, honestly
+    from datetime import datetime, timedelta
+
+    from retrostep.analysis.library import read_session
+
+    s, _ = read_session(path)
+    assert s.start is not None and not s.dated_from_sync
+    assert abs(s.start - datetime.now()) < timedelta(minutes=30)
+
+
+@pytest.mark.vm
+@pytest.mark.slow
+def test_a_session_from_an_unset_clock_is_dated_from_its_sync(tmp_path):
+    """The firmware copied without `retrostep deploy` (its clock never set): the library
+    dates the session from the sync and says so; the sync sets the clock for next time."""
+    from datetime import datetime, timedelta
+
+    from retrostep.analysis.library import read_session
+
+    csv, _ = bundled_paths()
+    with VirtualBoard(tmp_path / "flash", trace=csv, presses=["0.5:short", "52:short"],
+                      serve=True, grace_s=4, deploy=True) as vb:
+        vb.report()
+        rep = syncmod.sync(vb.url, str(tmp_path / "lib"))
+        with connect(vb.url) as b:
+            board_now = b.clock()
+    s, _ = read_session(tmp_path / "lib" / rep.board_id / rep.fetched[0])
+    assert s.dated_from_sync and abs(s.start - datetime.now()) < timedelta(minutes=30)
+    assert "dated from its sync" in reportmod.session_title(reportmod.load_report(
+        str(tmp_path / "lib" / rep.board_id / rep.fetched[0])))
+    assert abs(board_now - (datetime.now() - datetime(2000, 1, 1)).total_seconds()) < 1800
 
 
 @pytest.mark.vm
@@ -81,7 +112,8 @@ def test_readme_mpremote_line_twice_then_deploy_leaves_only_the_compiled_package
     import sys
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    line = next(x.strip() for x in readme.splitlines() if x.strip().startswith("mpremote mip"))
+    line = next(x.strip() for x in readme.splitlines()
+                if x.strip().startswith("mpremote") and " mip install" in x)
     fs = tmp_path / "flash"
     with VirtualBoard(fs, serve=True) as vb:
         argv = shlex.split(line)

@@ -49,13 +49,14 @@ from retrostep import __version__
 from retrostep.errors import RetrostepError
 from retrostep.firmware import gait
 from retrostep.firmware import logbook as lb
-from retrostep.formats.clock import clock_was_set, rtc_datetime
+from retrostep.formats.clock import clock_was_set, dated_from_sync, rtc_datetime
 from retrostep.schema import COUNTERS
 
 ENV_LIBRARY = "RETROSTEP_LIBRARY"
 DEFAULT_LIBRARY = "~/.retrostep/library"
 CACHE_FILE = ".index.json"
-CACHE_VERSION = 3  # 2: sideways counters; 3: cadence, strides, straightness, balance
+CACHE_VERSION = 4  # 2: sideways counters; 3: cadence, strides, straightness, balance;
+# 4: dated_from_sync
 BOUT_GAP_S = gait.DEFAULTS["bout_gap_s"]
 
 # the weekly programme (DESIGN.md section 1): 10-15 min backward, 4 days a week, 4 weeks
@@ -185,6 +186,7 @@ class Session:
     bouts: int = 0
     forward_minutes: float = 0.0
     backward_minutes: float = 0.0
+    dated_from_sync: bool = False  # the board's clock was not set: start is from the sync
     complete: bool = False  # the session summary was read (the session was closed)
     # what the history trends (session_metrics); None when the session has nothing to
     # measure (no bout of two strides, no backward stride, no backward minute)
@@ -252,7 +254,11 @@ def read_session(path, board_hint="", log=None) -> tuple[Session, dict | None]:
     s.number = info["number"]
     s.start_s = info["start_s"]
     when = rtc_datetime(info["start_s"])
-    s.start = when if clock_was_set(when) else None
+    if clock_was_set(when):
+        s.start = when
+    else:  # the board's clock was not set: date it from its sync, and say so
+        s.start = dated_from_sync(path, info["start_s"])
+        s.dated_from_sync = s.start is not None
     for key in ("duration_s",) + COUNTERS:
         setattr(s, key, result[key])
     bl = bouts_of(result["events"])

@@ -148,6 +148,8 @@ def fmt_opt(v, fmt="{:.2f}", none="–"):
 def session_title(rep):
     s = rep.session
     when = s.start.strftime("%a %d %b %Y %H:%M") if s.start else "date unknown (clock not set)"
+    if s.dated_from_sync:
+        when += " (dated from its sync: the board's clock was not set)"
     return f"Session {s.number} of board {s.board_id or '?'}, {when}"
 
 

@@ -337,6 +337,25 @@ class Board:
         """Remove a file on the board (mpremote's Transport.fs_rmfile)."""
         self._exchange("remove", lambda: self.t.fs_rmfile(path), path=path)
 
+    def clock(self):
+        """The board's RTC now, in seconds as the board counts them (time.time())."""
+        out = self.run("import time\nprint(time.time())\n").strip()
+        try:
+            return int(float(out.split()[-1]))
+        except (ValueError, IndexError):
+            raise BoardError(f"the board at {self.port} gave an unreadable time "
+                             f"{out[:40]!r}") from None
+
+    def set_clock(self, when=None):
+        """Set the board's RTC to the laptop's local time (as Thonny does on connect and
+        `mpremote rtc --set`); the RTC holds local time, as session starts are read."""
+        from datetime import datetime
+
+        when = when or datetime.now()
+        fields = (when.year, when.month, when.day, when.weekday(), when.hour,
+                  when.minute, when.second, 0)
+        self.run(f"import machine\nmachine.RTC().datetime({fields!r})\n")
+
     def board_id(self):
         """The board's unique id as hex (machine.unique_id()), checked."""
         if self._id is None:

@@ -187,6 +187,7 @@ def deploy(port=None, config_path=None, dry_run=False, reset=True, board=None, l
             if stale:
                 board.run(_RMDIR_EMPTY)  # an empty /rstep would still shadow /lib/rstep
             check_import(board)
+            board.set_clock()  # sessions from now on are dated by the laptop's clock
             return changed
     finally:
         if own:

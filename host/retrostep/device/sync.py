@@ -37,12 +37,14 @@ import hashlib
 import os
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from retrostep.device.board import (BoardError, BoardLost, BoardOverflow,
                                     DeadlinePassed, connect)
 from retrostep.errors import RetrostepError
 from retrostep.firmware import logbook
 from retrostep.analysis.library import library_dir
+from retrostep.formats import clock
 
 LOG_DIR = "/logs"
 CHUNK = 3072  # bytes per base64 line from the board
@@ -332,6 +334,7 @@ def _sync(board, library, keep, progress, rep):
         raise NotADirectoryError(errno.ENOTDIR, "not a folder", folder)
     wanted = _classify(list_logs(board), rep)
     _clean_parts(folder, wanted)
+    board_now, laptop_now = board.clock(), datetime.now()  # before the clock is set
     if progress:
         progress(None, sum(s for _, s in wanted))
     for name, size in wanted:
@@ -341,6 +344,9 @@ def _sync(board, library, keep, progress, rep):
             raise
         except BoardError as exc:  # this file only: the board answered, or came back
             rep.refused.append((name, f"{exc}; left on the board"))
+    fetched = [rep.saved_as.get(n, n) for n in rep.fetched]
+    clock.record_sync(folder, fetched, board_now, laptop_now)
+    board.set_clock(datetime.now())  # its next sessions are dated by the laptop's clock
 
 
 def _sync_one(board, folder, name, size, keep, progress, rep):
