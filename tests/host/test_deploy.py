@@ -149,3 +149,18 @@ def test_deploy_removes_only_stale_firmware_files(tmp_path):
     assert not (fs / "lib" / "rstep" / "gait.py").exists()
     assert (fs / "lib" / "rstep" / "notes.txt").read_text() == "mine"  # not firmware
     assert (fs / "lib" / "other.py").exists()
+
+
+@pytest.mark.vm
+def test_a_board_named_at_deploy_is_named_in_sync_and_reports(tmp_path, capsys):
+    from retrostep import cli
+    from retrostep.formats.boardname import name_in_library
+
+    with VirtualBoard(tmp_path / "flash", serve=True) as vb:
+        deploymod.deploy(vb.url, reset=False, log=lambda *_: None, name="Left shoe")
+        assert cli.main(["sync", "--port", vb.url, "--library", str(tmp_path / "lib")]) == 0
+        assert "board 'Left shoe' (" in capsys.readouterr().out
+        with pytest.raises(RetrostepError, match="1 to 32 printable"):
+            deploymod.deploy(vb.url, reset=False, log=lambda *_: None, name="x" * 40)
+    (folder,) = (tmp_path / "lib").iterdir()
+    assert name_in_library(folder / "s00001.rsl") == "Left shoe"

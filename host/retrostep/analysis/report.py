@@ -34,6 +34,7 @@ import numpy as np
 
 from retrostep.errors import RetrostepError
 from retrostep.firmware import gait
+from retrostep.formats.boardname import name_in_library
 from retrostep.formats.files import csv_cell, output_dir, safe_stem, write_output
 from retrostep.schema import COUNTERS, side_of
 from retrostep.analysis.chart import DIR_COLOURS
@@ -150,7 +151,9 @@ def session_title(rep):
     when = s.start.strftime("%a %d %b %Y %H:%M") if s.start else "date unknown (clock not set)"
     if s.dated_from_sync:
         when += " (dated from its sync: the board's clock was not set)"
-    return f"Session {s.number} of board {s.board_id or '?'}, {when}"
+    name = name_in_library(rep.path)
+    board = f"{name} ({s.board_id})" if name else (s.board_id or "?")
+    return f"Session {s.number} of board {board}, {when}"
 
 
 def calibration_text(rep):

@@ -26,7 +26,8 @@ def _positive(text):
 def print_report(rep, keep):
     if not rep.board_id:
         return
-    print(f"board {rep.board_id}: {len(rep.fetched)} new session log(s) verified into "
+    named = f"{rep.name!r} ({rep.board_id})" if rep.name else rep.board_id
+    print(f"board {named}: {len(rep.fetched)} new session log(s) verified into "
           f"{rep.folder}" + (f"; {len(rep.already)} already there" if rep.already else "")
           + ("; board copies kept (--keep)" if keep else ""))
     for name, lib_name in rep.saved_as.items():

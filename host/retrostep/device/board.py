@@ -356,6 +356,14 @@ class Board:
                   when.minute, when.second, 0)
         self.run(f"import machine\nmachine.RTC().datetime({fields!r})\n")
 
+    def name(self):
+        """The board's name from /board.json (`retrostep deploy --name`), or None."""
+        from retrostep.formats import boardname
+
+        out = self.run(f"try:\n print(open('/{boardname.BOARD_FILE}').read(4096))\n"
+                       "except OSError:\n print('{}')\n", cap=8192)
+        return boardname.parse_board_json(out)
+
     def board_id(self):
         """The board's unique id as hex (machine.unique_id()), checked."""
         if self._id is None:

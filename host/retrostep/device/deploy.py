@@ -20,6 +20,7 @@ from retrostep.vm import mpvm
 from retrostep.device import mpycross
 from retrostep.device.board import BoardError, connect
 from retrostep.errors import RetrostepError
+from retrostep.formats import boardname
 
 FIRMWARE_ROOT = Path(mpvm.firmware_dir()).parent  # firmware/: main.py, boot.py, rstep/
 LIB = "/lib/rstep"
@@ -157,7 +158,8 @@ def check_import(board):
                          "again")
 
 
-def deploy(port=None, config_path=None, dry_run=False, reset=True, board=None, log=print):
+def deploy(port=None, config_path=None, dry_run=False, reset=True, board=None, log=print,
+           name=None):
     """Compile and copy what changed; returns the list of board paths written."""
     own = board is None
     if own:
@@ -167,6 +169,10 @@ def deploy(port=None, config_path=None, dry_run=False, reset=True, board=None, l
             files = build(board.mpy_info(), tmp)
             if config_path is not None:
                 files["/config.json"] = _checked_config(config_path, tmp)
+            if name is not None:  # the board's name, shown in sync, reports, history
+                named = Path(tmp) / boardname.BOARD_FILE
+                named.write_bytes(boardname.board_json(name))
+                files["/" + boardname.BOARD_FILE] = str(named)
             have = board.hashes(files)
             changed = [p for p, local in sorted(files.items()) if have[p][1] != _sha(local)]
             stale = stale_files(board, files)

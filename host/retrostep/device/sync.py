@@ -44,7 +44,7 @@ from retrostep.device.board import (BoardError, BoardLost, BoardOverflow,
 from retrostep.errors import RetrostepError
 from retrostep.firmware import logbook
 from retrostep.analysis.library import library_dir
-from retrostep.formats import clock
+from retrostep.formats import boardname, clock
 
 LOG_DIR = "/logs"
 CHUNK = 3072  # bytes per base64 line from the board
@@ -106,7 +106,17 @@ class SyncReport:
     other: list = field(default_factory=list)  # not session logs, left there
     saved_as: dict = field(default_factory=dict)  # board name -> library name, if other
     logs: int = 0  # session logs the board listed (empty ones not counted)
+    name: str | None = None  # the board's name (deploy --name), if it has one
     bytes: int = 0
+
+
+def _keep_name(folder, name):
+    """The board's name beside its logs in the library (replaced when renamed)."""
+    path = os.path.join(folder, boardname.BOARD_FILE)
+    tmp = path + ".part"
+    with open(tmp, "wb") as f:
+        f.write(boardname.board_json(name))
+    os.replace(tmp, path)
 
 
 def _sha256_file(path):
@@ -332,6 +342,9 @@ def _sync(board, library, keep, progress, rep):
     os.makedirs(folder, exist_ok=True)
     if not os.path.isdir(folder):
         raise NotADirectoryError(errno.ENOTDIR, "not a folder", folder)
+    rep.name = board.name()
+    if rep.name:
+        _keep_name(folder, rep.name)
     wanted = _classify(list_logs(board), rep)
     _clean_parts(folder, wanted)
     board_now, laptop_now = board.clock(), datetime.now()  # before the clock is set
