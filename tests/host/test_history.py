@@ -477,3 +477,20 @@ def test_days_after_the_programme_are_not_missed(tmp_path):
     assert history.headline(h)[0] == "Programme finished — 0 of 4 weeks met"
     png = history.plot_history(h, sessions(tmp_path))
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_history_judges_days_against_the_goal_set_on_the_board(tmp_path, capsys):
+    """`deploy --config` with goals.backward_min 12: sync keeps it in the library's
+    board.json, and history uses it unless --goal-minutes says otherwise."""
+    from retrostep.formats import boardname
+
+    folder = tmp_path / "lib" / demolog.DEMO_BOARD_ID
+    folder.mkdir(parents=True)
+    shutil.copyfile(demolog.bundled_session_path(), folder / "s00001.rsl")
+    assert boardname.goal_minutes('{"goals": {"backward_min": 12}}') == 12
+    boardname.write_library_facts(str(folder), name="Left shoe", goal=12)
+    assert cli.main(["history", "--library", str(tmp_path / "lib"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["goal"]["minutes"] == 12
+    assert cli.main(["history", "--library", str(tmp_path / "lib"), "--json",
+                     "--goal-minutes", "10"]) == 0
+    assert json.loads(capsys.readouterr().out)["goal"]["minutes"] == 10

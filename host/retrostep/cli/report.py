@@ -10,6 +10,7 @@ from retrostep.analysis.library import (band_text, check_library, DAYS_PER_WEEK,
 from retrostep.analysis.report import (load_report, session_title,
     write_report, write_strides_csv, write_summary_csv)
 from retrostep.errors import RetrostepError
+from retrostep.formats.boardname import library_goals
 from retrostep.term import plural
 
 
@@ -51,6 +52,13 @@ def do_history(args):
     if not found:
         raise RetrostepError(f"no sessions in {lib}: run `retrostep sync` with the board "
                              "plugged in")
+    if args.goal_minutes is None:  # the goal set on the board, as its last sync copied it
+        goals = set(library_goals(lib).values()) if args.board is None else \
+            {library_goals(lib).get(args.board)} - {None}
+        args.goal_minutes = goals.pop() if len(goals) == 1 else GOAL_MINUTES
+        if len(goals) > 1:
+            print(f"history: the boards' goals differ ({sorted(goals)}): judged against "
+                  f"{GOAL_MINUTES:g} min; give --goal-minutes", file=sys.stderr)
     if args.goal_minutes <= 0 or args.days_per_week not in range(1, 8) or args.weeks < 1:
         raise RetrostepError("--goal-minutes must be > 0, --days-per-week 1..7 and "
                              "--weeks >= 1")
@@ -124,8 +132,9 @@ def register(sub):
                        "calendar and the trends of minutes, cadence, stride length, "
                        "straightness and balance checks.")
     _common(p, session=False)
-    p.add_argument("--goal-minutes", type=float, default=GOAL_MINUTES, metavar="M",
-                   help=f"backward minutes a day needs (default {GOAL_MINUTES:g})")
+    p.add_argument("--goal-minutes", type=float, default=None, metavar="M",
+                   help="backward minutes a day needs (default: the goal set on the board "
+                   f"as synced, else {GOAL_MINUTES:g})")
     p.add_argument("--days-per-week", type=int, default=DAYS_PER_WEEK, metavar="D",
                    help=f"days a week that need them (default {DAYS_PER_WEEK})")
     p.add_argument("--weeks", type=int, default=PROGRAMME_WEEKS, metavar="N",

@@ -364,6 +364,14 @@ class Board:
                        "except OSError:\n print('{}')\n", cap=8192)
         return boardname.parse_board_json(out)
 
+    def goal_minutes(self):
+        """goals.backward_min of the board's /config.json, or None."""
+        from retrostep.formats import boardname
+
+        out = self.run("try:\n print(open('/config.json').read(16384))\n"
+                       "except OSError:\n print('{}')\n", cap=32768)
+        return boardname.goal_minutes(out)
+
     def board_id(self):
         """The board's unique id as hex (machine.unique_id()), checked."""
         if self._id is None:

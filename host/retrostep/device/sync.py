@@ -107,16 +107,8 @@ class SyncReport:
     saved_as: dict = field(default_factory=dict)  # board name -> library name, if other
     logs: int = 0  # session logs the board listed (empty ones not counted)
     name: str | None = None  # the board's name (deploy --name), if it has one
+    goal_minutes: int | None = None  # its goals.backward_min, if its config sets one
     bytes: int = 0
-
-
-def _keep_name(folder, name):
-    """The board's name beside its logs in the library (replaced when renamed)."""
-    path = os.path.join(folder, boardname.BOARD_FILE)
-    tmp = path + ".part"
-    with open(tmp, "wb") as f:
-        f.write(boardname.board_json(name))
-    os.replace(tmp, path)
 
 
 def _sha256_file(path):
@@ -342,9 +334,9 @@ def _sync(board, library, keep, progress, rep):
     os.makedirs(folder, exist_ok=True)
     if not os.path.isdir(folder):
         raise NotADirectoryError(errno.ENOTDIR, "not a folder", folder)
-    rep.name = board.name()
-    if rep.name:
-        _keep_name(folder, rep.name)
+    rep.name, rep.goal_minutes = board.name(), board.goal_minutes()
+    if rep.name or rep.goal_minutes:
+        boardname.write_library_facts(folder, rep.name, rep.goal_minutes)
     wanted = _classify(list_logs(board), rep)
     _clean_parts(folder, wanted)
     board_now, laptop_now = board.clock(), datetime.now()  # before the clock is set

@@ -1,6 +1,11 @@
-"""A board's name ("Left shoe"): given at `retrostep deploy --name`, kept on the board
-in /board.json, copied by `retrostep sync` beside the board's logs in the library, shown
-in sync, reports and history. The hex id (machine.unique_id) stays the board's key."""
+"""What the library knows of a board besides its logs, kept beside them in board.json:
+
+- its name ("Left shoe"): given at `retrostep deploy --name`, kept on the board in
+  /board.json, copied by `retrostep sync`, shown in sync and reports. The hex id
+  (machine.unique_id) stays the board's key.
+- its daily goal of backward minutes (goals.backward_min of the board's /config.json),
+  copied by `retrostep sync`, which `retrostep history` judges the days against.
+"""
 
 import json
 import os
@@ -31,6 +36,45 @@ def parse_board_json(text):
         return check_name(name)
     except Exception:  # noqa: BLE001 - a board's file can say anything: no name then
         return None
+
+
+def goal_minutes(config_text):
+    """goals.backward_min of a board's /config.json text, or None (absent, damaged, 0)."""
+    try:
+        goal = json.loads(config_text)["goals"]["backward_min"]
+    except Exception:  # noqa: BLE001 - the defaults then
+        return None
+    if isinstance(goal, int) and not isinstance(goal, bool) and 0 < goal <= 240:
+        return goal
+    return None
+
+
+def write_library_facts(folder, name=None, goal=None):
+    """Keep the board's name and goal in the library's board.json (only what is known)."""
+    facts = {k: v for k, v in (("name", name), ("goal_minutes", goal)) if v is not None}
+    path = os.path.join(folder, BOARD_FILE)
+    tmp = path + ".part"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(facts, f)
+    os.replace(tmp, path)
+
+
+def library_goals(lib):
+    """{board folder name: goal minutes} of the boards in a library that have one."""
+    out = {}
+    try:
+        folders = sorted(os.listdir(lib))
+    except OSError:
+        return out
+    for d in folders:
+        try:
+            with open(os.path.join(lib, d, BOARD_FILE), encoding="utf-8") as f:
+                goal = json.loads(f.read(4096)).get("goal_minutes")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(goal, int) and 0 < goal <= 240:
+            out[d] = goal
+    return out
 
 
 def name_in_library(log_path):
