@@ -138,7 +138,8 @@ def test_session_with_balance_check_and_no_strides_still_reports(tmp_path):
     log.close_session({"samples": 5000}, end_s=0)
     png, page, rep = write_report(log.file_name(n), str(tmp_path / "out"))
     text = open(page, encoding="utf-8").read()
-    assert "10 / 10" in text and "9 / 9" in text and "7 / 9" in text
+    assert "10 (10 needed)" in text and "9 (9 needed)" in text and "7 (9 needed)" in text
+    assert text.count("strides of the balance check") == 2  # a picture for each check
     assert text.count('class="ok">passed') == 1 and text.count("not passed") == 1
     assert "No walking bouts." in text
 
@@ -304,3 +305,24 @@ def test_durations_and_counts_read_as_words():
     assert fmt_duration(245) == "4 min 05 s" and fmt_duration(3720) == "1 h 02 min"
     assert plural(1, "drift alert") == "1 drift alert"
     assert plural(0, "drift alert") == "0 drift alerts"
+
+
+def test_a_balance_check_is_drawn_as_its_strides_in_order(tmp_path):
+    from array import array
+
+    from retrostep.analysis.report import balance_rows, balance_strip_svg
+    from retrostep.firmware import gait
+
+    (tmp_path / "lib").mkdir()
+    log = lb.Logbook(str(tmp_path / "lib" / "b1"), fs_free_fn=lambda: 1 << 28)
+    n = log.open_session(start_s=clock.rtc_seconds(demolog.DEMO_START), board_id="b1")
+    t = 1000
+    for d in [gait.FORWARD] * 5 + [gait.BACKWARD] * 5:
+        t += 110
+        log.append_event(array("i", [gait.EV_STRIDE, t, d, 90, 600, 0, 0, 0]))
+    log.append_balance(t + 10, t + 10 - 1000, 10, 10, True)
+    log.close_session({"samples": 5000}, end_s=0)
+    rep = load_report(log.file_name(n))
+    (b,) = balance_rows(rep)
+    svg = balance_strip_svg(rep, b)
+    assert re.findall(r">([FB])</text>", svg) == list("FFFFFBBBBB")

@@ -216,13 +216,37 @@ def balance_rows(rep):
     for b in rep.result["balance_checks"]:
         out.append({
             "t_s": b["t_s"],
-            "forward": f"{b['forward_steps']} / {b['target_forward']}",
-            "backward": f"{b['backward_steps']} / {b['target_backward']}",
+            "forward": f"{b['forward_steps']} ({b['target_forward']} needed)",
+            "backward": f"{b['backward_steps']} ({b['target_backward']} needed)",
+            "start_s": b["t_s"] - b["duration_samples"] / odr,
             "duration_s": b["duration_samples"] / odr,
             "max_lateral_m": b["max_lateral_mm"] / 1000,
             "passed": bool(b["passed"]),
         })
     return out
+
+
+def balance_strip_svg(rep, b):
+    """A small picture of a balance check: its strides of this foot in order, one box
+    each, coloured and lettered by direction (each is about two steps)."""
+    from matplotlib.colors import to_hex
+
+    strides = [e for e in rep.strides if b["start_s"] - 0.5 <= e["t_s"] <= b["t_s"] + 0.5]
+    size, gap = 22, 4
+    width = max(1, len(strides)) * (size + gap)
+    boxes = []
+    for k, e in enumerate(strides):
+        x = k * (size + gap)
+        colour = to_hex(DIR_COLOURS.get(e["direction"], "0.6"))
+        letter = {"forward": "F", "backward": "B"}.get(e["direction"], "S")
+        boxes.append(f'<rect x="{x}" y="0" width="{size}" height="{size}" rx="3" '
+                     f'fill="{colour}"/><text x="{x + size / 2}" y="{size * 0.72}" '
+                     f'font-size="13" text-anchor="middle" fill="white">{letter}</text>')
+    if not strides:
+        boxes.append('<text x="0" y="15" font-size="12">no strides</text>')
+        width = 80
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{size}" '
+            f'role="img" aria-label="strides of the balance check">{"".join(boxes)}</svg>')
 
 
 # ---------------------------------------------------------------------------- figure
@@ -619,13 +643,17 @@ def html_page(rep, png_bytes):
     bal = balance_rows(rep)
     if bal:
         parts.append(_table(
-            ("time (s)", "forward steps / target", "backward steps / target", "duration (s)",
+            ("time (s)", "forward steps", "backward steps", "duration (s)",
              "max lateral offset (m)", "result"),
             [(f"{b['t_s']:.0f}", esc(b["forward"]), esc(b["backward"]),
               f"{b['duration_s']:.1f}", f"{b['max_lateral_m']:.2f}",
               '<span class="ok">passed</span>' if b["passed"]
               else '<span class="bad">not passed</span>') for b in bal],
             num_cols=(0, 3, 4)))
+        for b in bal:
+            parts.append(f"<p>Check at {b['t_s']:.0f} s, its strides in order "
+                         f"(F forward, B backward, S side-step):<br>"
+                         f"{balance_strip_svg(rep, b)}</p>")
     else:
         parts.append("<p>No balance check in this session.</p>")
     parts.append("</div></div>")
