@@ -75,6 +75,8 @@ import time
 from pathlib import Path
 
 from retrostep.errors import RetrostepError
+from retrostep.formats.samples import int16_bytes
+from retrostep.schema import add_counts
 from retrostep.firmware import boards, sensor
 
 HERE = Path(__file__).resolve().parent / "board"
@@ -351,7 +353,7 @@ class VirtualBoard:
             bs = quantise(tr, odr_hz=self.odr_hz)
             self.samples = bs
             path = tmp / "trace.i16"
-            path.write_bytes(bs.samples.astype("<i2").tobytes())
+            path.write_bytes(int16_bytes(bs.samples))
             job["trace"] = {"path": str(path), "samples": len(bs), "odr_hz": float(bs.odr_hz)}
             job["still_sample"] = [int(v) for v in bs.samples[0]]
         return job
@@ -496,11 +498,9 @@ def build_report(raw, vb=None):
     rep["speed"] = round(raw["sim_s"] / raw["wall_s"], 2) if raw.get("wall_s") else None
     logs = read_logbooks(vb.fs_dir) if vb is not None else []
     rep["logbooks"] = logs
-    totals = {k: 0 for k in ("steps", "strides", "forward_steps", "backward_steps",
-                             "forward_strides", "backward_strides", "drift_alerts")}
+    totals = add_counts({}, {})  # every counter of the schema, summed over the logs
     for lg in logs:
-        for k in totals:
-            totals[k] += int(lg.get(k, 0) or 0)
+        add_counts(totals, lg)
     rep["firmware"] = {"sessions": len(logs), **totals}
     if vb is not None and raw.get("reason") != "trace_end":
         # the run ended early: the board's last words say why
