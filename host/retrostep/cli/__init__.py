@@ -14,8 +14,8 @@ from retrostep import __version__
 from retrostep.errors import RetrostepError
 
 # the commands, in the order of the help text: command -> module of retrostep.cli that
-# adds its sub-parser (`register(subparsers)`). A module may add several related
-# commands (report: report, history, export).
+# adds its sub-parser (`register(subparsers)`); cli/sessions.py holds what the session
+# commands share.
 COMMANDS = {
     "simulate": "simulate",
     "corpus": "corpus",
@@ -24,7 +24,9 @@ COMMANDS = {
     "chart": "chart",
     "demo": "demo",
     "check": "check",
-    "report": "report",  # and history, export
+    "report": "report",
+    "history": "history",
+    "export": "export",
     "devices": "devices",
     "flash": "flash",
     "deploy": "deploy",

@@ -1,0 +1,28 @@
+"""`retrostep export`: strides and session summaries as CSV (`retrostep.analysis.report`)."""
+
+from retrostep.analysis.report import write_strides_csv, write_summary_csv
+from retrostep.cli.sessions import add_session_options, reports_for
+
+
+def do_export(args):
+    reps = reports_for(args)
+    out = write_strides_csv(reps, args.output)
+    n = sum(len(r.strides) for r in reps)
+    msg = f"wrote {n} strides of {len(reps)} session(s) to {out}"
+    if args.summary:
+        msg += f" and {len(reps)} session summaries to {write_summary_csv(reps, args.summary)}"
+    print(msg)
+    return 0
+
+
+def register(sub):
+    p = sub.add_parser("export", help="strides (and session summaries) as CSV",
+                       description="One CSV row per stride: session, time, direction, "
+                       "confidence, length, heading, lateral offset; optionally one row "
+                       "per session in a second file.")
+    add_session_options(p)
+    p.add_argument("--all", action="store_true", help="every session in the library")
+    p.add_argument("-o", "--output", required=True, metavar="FILE.csv",
+                   help="the strides CSV to write")
+    p.add_argument("--summary", metavar="FILE.csv", help="also write one row per session")
+    p.set_defaults(func=do_export)
