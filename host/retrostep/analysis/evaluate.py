@@ -15,12 +15,11 @@ swinging, turning on the spot); drifting walks alerted before 1.0 m of true offs
 of all drifting walks; straight (non-drifting) walks with any drift alert.
 """
 
-import json
 import math
 import os
-import stat
 
 from retrostep.errors import RetrostepError
+from retrostep.formats.files import load_json
 
 MATCH_TOL_S = 0.35  # a detected stride matches a labelled landing within this time
 ALERT_DEADLINE_M = 1.0  # a drift must be alerted before the true offset reaches this
@@ -216,32 +215,6 @@ def summarise(scores):
         "straight_walks_alerted": sum(1 for s in straight if s["alerts"] > 0),
         "false_alerts": sum(s["false_alerts"] for s in scores.values()),
     }
-
-
-def load_json(path, what):
-    """A JSON file's object; any problem reading it is a one-line RetrostepError."""
-    try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        raise RetrostepError(f"{path}: no such {what} file; check the path") from None
-    except OSError as exc:
-        raise RetrostepError(f"{path}: cannot be read ({exc.strerror or exc}); check the "
-                             "path") from None
-    if not stat.S_ISREG(mode):
-        kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
-        raise RetrostepError(f"{path}: {kind}, not a {what} JSON file; give the file's "
-                             "path")
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except OSError as exc:
-        raise RetrostepError(f"{path}: cannot be read ({exc.strerror or exc}); check the "
-                             "file's permissions") from None
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
-        raise RetrostepError(
-            f"{path}: not a valid {what} JSON file ({why}); regenerate it"
-        ) from None
 
 
 def _is_number(x):

@@ -4,7 +4,8 @@ import json
 import os
 
 from retrostep.analysis.evaluate import (check_labels, check_result, evaluate_directory,
-                                         load_json, print_scores, score, summarise)
+                                         print_scores, score, summarise)
+from retrostep.formats.files import load_json
 
 
 def do_eval(args):

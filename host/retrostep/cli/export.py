@@ -2,9 +2,13 @@
 
 from retrostep.analysis.report import write_strides_csv, write_summary_csv
 from retrostep.cli.sessions import add_session_options, reports_for
+from retrostep.formats.files import output_file
 
 
 def do_export(args):
+    for path in (args.output, args.summary):  # both writable, or neither is written
+        if path is not None:
+            output_file(path)
     reps = reports_for(args)
     out = write_strides_csv(reps, args.output)
     n = sum(len(r.strides) for r in reps)

@@ -11,7 +11,6 @@ what would change and writes nothing.
 """
 
 import hashlib
-import json
 import os
 import tempfile
 from pathlib import Path
@@ -21,6 +20,7 @@ from retrostep.device import mpycross
 from retrostep.device.board import BoardError, connect
 from retrostep.errors import RetrostepError
 from retrostep.formats import boardname
+from retrostep.formats.files import load_json
 
 FIRMWARE_ROOT = Path(mpvm.firmware_dir()).parent  # firmware/: main.py, boot.py, rstep/
 LIB = "/lib/rstep"
@@ -203,12 +203,12 @@ def deploy(port=None, config_path=None, dry_run=False, reset=True, board=None, l
 def _checked_config(path, tmp):
     from retrostep.firmware import config
 
+    data = load_json(path, "configuration")  # a folder, a pipe, deep nesting: one line
     try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
         cfg = config.check(data, where=str(path))
-    except FileNotFoundError:
-        raise RetrostepError(f"{path}: no such configuration file") from None
+    except RecursionError:
+        raise RetrostepError(f"{path}: nested too deeply to be a configuration; use the "
+                             "keys rstep/config.py documents") from None
     except (ValueError, config.ConfigError) as exc:
         raise RetrostepError(f"{exc}") from None
     out = os.path.join(tmp, "config.json")

@@ -2,8 +2,10 @@
 they reach the disk or a spreadsheet (a board or a damaged log can say anything), and
 output paths whose problems are one-line errors."""
 
+import json
 import os
 import re
+import stat
 
 from retrostep.errors import RetrostepError
 
@@ -76,3 +78,32 @@ def write_output(path, data):
         raise RetrostepError(f"{path}: cannot be written ({_why(exc)}); check the "
                              "folder's permissions and free space") from None
     return path
+
+
+# ---------------------------------------------------------------------------- inputs
+
+
+def load_json(path, what):
+    """A JSON file's object; any problem reading it is a one-line RetrostepError."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise RetrostepError(f"{path}: no such {what} file; check the path") from None
+    except OSError as exc:
+        raise RetrostepError(f"{path}: cannot be read ({exc.strerror or exc}); check the "
+                             "path") from None
+    if not stat.S_ISREG(mode):
+        kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
+        raise RetrostepError(f"{path}: {kind}, not a {what} JSON file; give the file's "
+                             "path")
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except OSError as exc:
+        raise RetrostepError(f"{path}: cannot be read ({exc.strerror or exc}); check the "
+                             "file's permissions") from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise RetrostepError(
+            f"{path}: not a valid {what} JSON file ({why}); regenerate it"
+        ) from None

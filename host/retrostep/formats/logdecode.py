@@ -120,7 +120,8 @@ class _Bits:
     """Most-significant-first bit reader over a bytes object."""
 
     def __init__(self, data):
-        self.bits = "".join(f"{b:08b}" for b in data)
+        data = bytes(data)
+        self.bits = bin(int.from_bytes(data, "big"))[2:].zfill(8 * len(data)) if data else ""
         self.pos = 0
 
     def take(self, w):
@@ -133,17 +134,32 @@ class _Bits:
         self.pos = end
         return v
 
-    def unary(self, limit):
-        """Count ones up to a zero (consumed) or up to `limit` ones (no zero follows)."""
-        stop = self.bits.find("0", self.pos, self.pos + limit)
-        if stop < 0:
-            if self.pos + limit > len(self.bits):
-                raise ValueError("raw block data ends early")
-            self.pos += limit
-            return limit
-        q = stop - self.pos
-        self.pos = stop + 1
-        return q
+    def rice(self, k, cnt, res):
+        """Read `cnt` Rice-coded residuals with parameter k into res[:cnt]: a unary
+        quotient (RAW_ESCAPE ones: an escape, then the value in RAW_ESCAPE_BITS bits),
+        k low bits, zigzag. Written out in one loop: it reads every value of a log."""
+        s, pos, size = self.bits, self.pos, len(self.bits)
+        esc, esc_bits = lb.RAW_ESCAPE, lb.RAW_ESCAPE_BITS
+        find = s.find
+        for i in range(cnt):
+            stop = find("0", pos, pos + esc)
+            if stop >= 0:
+                z = stop - pos
+                pos = stop + 1
+                if k:
+                    end = pos + k
+                    if end > size:
+                        raise ValueError("raw block data ends early")
+                    z = (z << k) | int(s[pos:end], 2)
+                    pos = end
+            else:
+                end = pos + esc + esc_bits
+                if end > size:
+                    raise ValueError("raw block data ends early")
+                z = int(s[pos + esc:end], 2)
+                pos = end
+            res[i] = (z >> 1) if not z & 1 else -((z + 1) >> 1)
+        self.pos = pos
 
 
 def decode_raw(codec, n, data):
@@ -169,13 +185,7 @@ def decode_raw(codec, n, data):
             cnt = min(lb.RAW_PARTITION, n - s)
             order = bits.take(lb.RAW_ORDER_BITS)
             k = bits.take(lb.RAW_K_BITS)
-            for i in range(cnt):
-                q = bits.unary(lb.RAW_ESCAPE)
-                if q < lb.RAW_ESCAPE:
-                    z = (q << k) | bits.take(k)
-                else:
-                    z = bits.take(lb.RAW_ESCAPE_BITS)
-                res[i] = (z >> 1) if not z & 1 else -((z + 1) >> 1)
+            bits.rice(k, cnt, res)
             lb.raw_restore(x, s, s, cnt, order, 1, res)  # the board's own predictor
         axes.append(x)
     if min(map(min, axes)) < -32768 or max(map(max, axes)) > 32767:
@@ -287,7 +297,9 @@ def _header(data, problems, budget):
             ok_strings = False
             break
         ln = data[p]
-        h[name] = bytes(data[p + 1:p + 1 + ln]).decode("utf-8", "replace")
+        text = bytes(data[p + 1:p + 1 + ln]).decode("utf-8", "replace")
+        # ids and versions: a damaged or crafted byte shows as '?', never as a control
+        h[name] = "".join(c if c.isprintable() else "?" for c in text)
         p += 1 + ln
     hlen = h["header_len"]
     crc_ok = (ok_strings and p + lb.REC_CRC <= hlen <= len(data)

@@ -721,9 +721,11 @@ def quantise(trace, odr_hz=None, accel_fs_g=None, gyro_fs_dps=None):
     values, dt_s, gaps = _on_odr_grid(t, data[:, 1:], odr_hz)
 
     lsb = np.empty_like(values)
-    # value * 1e6 / sensitivity, in that order, as the conversion is defined
-    lsb[:, :3] = values[:, :3] * 1e6 / ug_per_lsb
-    lsb[:, 3:] = values[:, 3:] * 1e6 / udps_per_lsb
+    # value * 1e6 / sensitivity, in that order, as the conversion is defined; a value
+    # too big for that saturates below like any other (no overflow warning on stderr)
+    with np.errstate(over="ignore"):
+        lsb[:, :3] = values[:, :3] * 1e6 / ug_per_lsb
+        lsb[:, 3:] = values[:, 3:] * 1e6 / udps_per_lsb
     np.rint(lsb, out=lsb)
     np.clip(lsb, sensor.INT16_MIN, sensor.INT16_MAX, out=lsb)
     return BoardSamples(
