@@ -794,11 +794,11 @@ def _predictor(x, j, k, cnt, p, d, res, restore):
     d2 = d + d
     d3 = d2 + d
     tot = 0
-    for i in range(cnt):
+    i = 0
+    # the first samples of a block (k < 4) use a lower order: the general rule
+    while i < cnt and k < 4:
         x1 = x[j - d]
-        if p == 0 and k >= 4:
-            pred = (x1 + x[j - d2] + x[j - d3] + x[j - d3 - d]) >> 2
-        elif p <= 1 or k == 1:
+        if p <= 1 or k == 1:
             pred = x1
         elif p == 2 or k == 2:
             pred = 2 * x1 - x[j - d2]
@@ -810,8 +810,48 @@ def _predictor(x, j, k, cnt, p, d, res, restore):
             r = x[j] - pred
             res[i] = r
             tot += r if r >= 0 else -r
+        i += 1
         j += d
         k += 1
+    # from sample 4 on the order alone decides: one loop per order (the decoder on the
+    # laptop runs this for every value of a raw log)
+    if restore:
+        if p == 0:
+            while i < cnt:
+                x[j] = ((x[j - d] + x[j - d2] + x[j - d3] + x[j - d3 - d]) >> 2) + res[i]
+                i += 1
+                j += d
+        elif p == 1:
+            while i < cnt:
+                x[j] = x[j - d] + res[i]
+                i += 1
+                j += d
+        elif p == 2:
+            while i < cnt:
+                x[j] = 2 * x[j - d] - x[j - d2] + res[i]
+                i += 1
+                j += d
+        else:
+            while i < cnt:
+                x[j] = 3 * (x[j - d] - x[j - d2]) + x[j - d3] + res[i]
+                i += 1
+                j += d
+        return 0
+    while i < cnt:
+        x1 = x[j - d]
+        if p == 0:
+            pred = (x1 + x[j - d2] + x[j - d3] + x[j - d3 - d]) >> 2
+        elif p == 1:
+            pred = x1
+        elif p == 2:
+            pred = 2 * x1 - x[j - d2]
+        else:
+            pred = 3 * (x1 - x[j - d2]) + x[j - d3]
+        r = x[j] - pred
+        res[i] = r
+        tot += r if r >= 0 else -r
+        i += 1
+        j += d
     return tot
 
 
