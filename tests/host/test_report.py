@@ -326,3 +326,15 @@ def test_a_balance_check_is_drawn_as_its_strides_in_order(tmp_path):
     (b,) = balance_rows(rep)
     svg = balance_strip_svg(rep, b)
     assert re.findall(r">([FB])</text>", svg) == list("FFFFFBBBBB")
+
+
+def test_an_export_refused_for_its_summary_leaves_no_strides_file(tmp_path, capsys,
+                                                                  monkeypatch):
+    lib = tmp_path / "lib" / "b1"
+    lib.mkdir(parents=True)
+    (lib / "s00001.rsl").write_bytes(open(demolog.bundled_session_path(), "rb").read())
+    monkeypatch.setenv(library.ENV_LIBRARY, str(tmp_path / "lib"))
+    code, _, err = run(["export", "--all", "-o", str(tmp_path / "s.csv"), "--summary",
+                        "/proc/x.csv"], capsys)
+    assert code == 2 and "/proc/x.csv" in err
+    assert not (tmp_path / "s.csv").exists()

@@ -1,20 +1,30 @@
 """`retrostep export`: strides and session summaries as CSV (`retrostep.analysis.report`)."""
 
+import os
+
 from retrostep.analysis.report import write_strides_csv, write_summary_csv
 from retrostep.cli.sessions import add_session_options, reports_for
-from retrostep.formats.files import output_file
+from retrostep.errors import RetrostepError
+from retrostep.formats.files import check_output_file
 
 
 def do_export(args):
     for path in (args.output, args.summary):  # both writable, or neither is written
         if path is not None:
-            output_file(path)
+            check_output_file(path)
     reps = reports_for(args)
+    had_output = os.path.exists(args.output)
     out = write_strides_csv(reps, args.output)
     n = sum(len(r.strides) for r in reps)
     msg = f"wrote {n} strides of {len(reps)} session(s) to {out}"
     if args.summary:
-        msg += f" and {len(reps)} session summaries to {write_summary_csv(reps, args.summary)}"
+        try:
+            msg += (f" and {len(reps)} session summaries to "
+                    f"{write_summary_csv(reps, args.summary)}")
+        except RetrostepError:
+            if not had_output:  # refused as a whole: no half of the export is left
+                os.remove(out)
+            raise
     print(msg)
     return 0
 

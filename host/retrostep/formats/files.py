@@ -64,6 +64,22 @@ def output_file(path):
     return path
 
 
+def check_output_file(path):
+    """Whether the file `path` could be written, without creating anything: not a
+    folder, and the nearest existing folder above it is a writable folder."""
+    path = str(path)
+    if os.path.isdir(path):
+        raise RetrostepError(f"{path}: is a folder; give a file name, e.g. "
+                             f"{os.path.join(path, 'out.csv')}")
+    parent = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent) or not os.access(parent, os.W_OK):
+        raise RetrostepError(f"{path}: cannot be written ({parent} is not a writable "
+                             "folder); choose another place for the output")
+    return path
+
+
 def write_output(path, data):
     """Write bytes or text to `path`; an OSError becomes a one-line RetrostepError."""
     output_file(path)
