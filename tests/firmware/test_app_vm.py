@@ -33,6 +33,7 @@ def test_device_loop_allocates_nothing_per_round_and_counts_like_replay():
 
 
 FAULT_FILES = {"/lib/lsm6ds_emu.py": str(HOST / "sim" / "lsm6ds_emu.py"),
+               "/lib/device_rig.py": str(HOST / "vm" / "device_rig.py"),
                "/lib/vm_fault_rig.py": str(Path(__file__).with_name("vm_fault_rig.py"))}
 
 

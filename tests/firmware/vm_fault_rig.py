@@ -1,6 +1,7 @@
 """MicroPython-side rig for tests/firmware/test_app_vm.py: rstep.app's loop as main()
 runs it (App.run_step) with the emulated LSM6DS on a bus that can fail, fake pins and a
-simulated clock, fed from /data/samples.bin (int16, 6 per sample).
+simulated clock, fed from /data/samples.bin (int16, 6 per sample); the fake pins and
+the samples come from the bench rig, host/retrostep/vm/device_rig.py.
 
 run(lock_after, outages, bursts) starts a session at t = 0 and steps the loop until the
 samples run out; from round `lock_after` on, every round runs under
@@ -17,35 +18,12 @@ import gc
 from array import array
 
 import micropython
+from device_rig import PWM, Pin, samples_source
 from lsm6ds_emu import EmuI2C, LSM6DSEmu
 from rstep import app as appmod
 from rstep import haptics, logbook
 from rstep.button import Button
 from rstep.imu import IMU
-
-
-class Pin:
-    def __init__(self, v=1):
-        self.v = v
-
-    def value(self, v=None):
-        return self.v
-
-
-class PWM:
-    def __init__(self, pin, freq=0, duty_u16=0):
-        self.d = duty_u16
-
-    def freq(self, f=None):
-        return 20000
-
-    def duty_u16(self, d=None):
-        if d is not None:
-            self.d = d
-        return self.d
-
-    def deinit(self):
-        pass
 
 
 class Bus:
@@ -72,20 +50,7 @@ class Bus:
 
 
 def run(lock_after=1, outages=(), bursts=None, odr=104):
-    data = array("h")
-    with open("/data/samples.bin", "rb") as f:
-        data.extend(f.read())
-    n = len(data) // 6
-    cur = array("h", [0] * 6)
-
-    def source(i):
-        if i >= n:
-            return None
-        j = i * 6
-        for k in range(6):
-            cur[k] = data[j + k]
-        return cur
-
+    n, source = samples_source()
     emu = LSM6DSEmu("LSM6DSOX", source=source)
     bus = EmuI2C(emu)
     now = array("i", [0])

@@ -43,14 +43,16 @@ class PWM:
         pass
 
 
-def run(lock_after=0, odr=104):
+def samples_source(path="/data/samples.bin"):
+    """(n, source): the samples of `path` and the emulated IMU's sensing, which fills
+    one preallocated sample per call (None past the end)."""
     data = array("h")
-    with open("/data/samples.bin", "rb") as f:
+    with open(path, "rb") as f:
         data.extend(f.read())
     n = len(data) // 6
     cur = array("h", [0] * 6)
 
-    def source(i):  # the IMU's sensing: fills one preallocated sample
+    def source(i):
         if i >= n:
             return None
         j = i * 6
@@ -58,6 +60,11 @@ def run(lock_after=0, odr=104):
             cur[k] = data[j + k]
         return cur
 
+    return n, source
+
+
+def run(lock_after=0, odr=104):
+    n, source = samples_source()
     emu = LSM6DSEmu("LSM6DSOX", source=source)
     now = array("i", [0])
 
