@@ -57,3 +57,16 @@ def test_binary_angles_convert_one_way_and_back():
     assert units.deg_to_bam16(units.bam16_to_deg(12345)) == 12345
     assert abs(units.signed_deg(358.2) + 1.8) < 1e-9
     assert units.signed_deg(180.0) == 180.0 and units.signed_deg(-180.0) == 180.0
+
+
+def test_one_sign_convention_engine_labels_and_heading_agree():
+    """+ is to the left: a backward walk whose heading curves left (+) takes the walker
+    to their right, so the engine's lateral offset ends negative, as the simulator's
+    ground truth does."""
+    trace, labels = corpus.make_case("bwd_curve_left")
+    strides = [e for e in replay_trace(trace)["events"] if e["type"] == "stride"]
+    assert strides[-1]["heading_deg"] > 45
+    assert strides[-1]["lateral_offset_m"] < -1.0
+    assert labels["drift"]["lateral_offset_m"][-1][1] < -1.0
+    assert all(-180 < e["heading_deg"] <= 180 for e in strides)
+    assert schema.side_of(strides[-1]["lateral_offset_m"]) == "right"
