@@ -77,6 +77,8 @@ GAIT_RANGES = {
     "alert_heading_strides": (1, 50, "... when held for this many strides"),
     "rearm_offset_mm": (0, 10000, "mm: back on the line below this"),
     "cooldown_s": (0, 3600, "s at least between two drift alerts"),
+    "trust_tilt_deg": (0, 90, "deg: drift alerts only while the gyro agrees with gravity "
+                              "this well (0: never; 90: always)"),
     "auto_mount": (0, 1, "1: learn the toe axis from the first swings"),
 }
 _GAIT_FALLBACK = (0, 100000, "engine setting")  # added to the engine, not listed above

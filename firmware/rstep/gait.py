@@ -60,6 +60,12 @@ How it works (docs/engine.md has the reasoning and the figures):
   offset from the line (while the last strides curve by 2 deg/m or more: a gyro drifts
   by a fraction of that) or a held heading deviation raise a drift alert (with
   hysteresis and a cool-down).
+- Trust: at each landing the attitude the gyro carried through the swing is checked
+  against the new stance's gravity. The heading's own error (about gravity) cannot be
+  seen, but it is of the same order; while this tilt error, smoothed over strides, is
+  above trust_tilt_deg (3 deg: simulated parts stay under 3, real heel and toe sensors
+  on a treadmill show 5 to 20) the heading cannot tell a drift from its own error and
+  no drift alert is raised. Steps and directions do not depend on it.
 
 State: the one table of the engine's fields, their units and formats. feed() copies
 the starred ones into locals (the same names without the underscore, m1x.. for _ma) and
@@ -99,7 +105,10 @@ reads and writes in place.
     _hr, _hk          reference headings (bam16); last headings and   int16
                       lengths (bam16, mm)
     _pv               the pending stride (see _end_swing)
-    _k                the constants derived from the settings (_K_*)
+    _k                the constants derived from the settings (_K_*);
+                      also _k[_K_ESC] (the escape, samples) and
+                      _k[_K_TILT]: landings' tilt error, smoothed,    -1 (unset),
+                      Q14 sine                                        0 .. 16384
 One sample's energy e, in the units _energy_units() sets (~0.28 deg/s and ~1/128 g):
 |4-sample rate sum >> (gsh + 2)|^2 + 2 min(| |a >> ash|^2 - 1 g^2 |, _E_TILT_MAX)
 + j / 4 when j > _J_IMPACT (j: the change of a, squared, in 2**jsh LSB), capped at _E_MAX.
@@ -160,7 +169,7 @@ _ODR_MAX_HZ = const(420)
 _WINDOW_MS = const(30)  # the activity window
 _CONTACT_LAG_MS = const(300)  # initial contact: at most this long before the stance
 _CONFIRM_MS = const(100)  # stance that confirms a stride (at least 3 samples)
-_ESC_FIRST_MS = const(1500)  # no stance this long before the first stride: re-learn
+_ESC_FIRST_MS = const(1000)  # no stance this long before the first stride: re-learn
 _ESC_MIN_MS = const(1000)  # ... after a stride: twice its swing, within these bounds
 _ESC_MAX_MS = const(2500)
 _ORPHAN_MS = const(2500)  # a landing before the first stance, and the next stride
@@ -226,7 +235,9 @@ _K_ALERT_HEADING_STRIDES = const(39)
 _K_REARM_OFFSET_MM = const(40)
 _K_AUTO_MOUNT = const(41)
 _K_CURVE = const(42)
-_KN = const(43)
+_K_TRUST_TILT = const(43)
+_K_TILT = const(44)  # state: the landings' tilt error (sine, Q14), smoothed; -1 unset
+_KN = const(45)
 
 # defaults; every one can be overridden in Gait(..., name=value)
 DEFAULTS = {
@@ -248,6 +259,8 @@ DEFAULTS = {
     "alert_heading_strides": 3,  # ... when held for this many strides
     "rearm_offset_mm": 300,  # back on the line below this offset
     "cooldown_s": 10,  # at least this long between two alerts
+    "trust_tilt_deg": 3,  # drift alerts only while the gyro's attitude at landing
+    #                       agrees with the landing's gravity this well (smoothed)
     "auto_mount": 1,  # learn the toe axis from the first swings (0: keep mount_yaw_deg)
     "mount_yaw_deg": 0,  # toe direction in the device's levelled frame, from the
     #                      calibration walk (180: clipped with the arrow to the heel)
@@ -425,6 +438,7 @@ class Gait:
         self._k[_K_REARM_OFFSET_MM] = c["rearm_offset_mm"]
         self._k[_K_AUTO_MOUNT] = c["auto_mount"]
         self._k[_K_CURVE] = c["alert_curve_deg_per_m"] * 65536 // 360  # bam per metre
+        self._k[_K_TRUST_TILT] = _deg_to_q14_sine(c["trust_tilt_deg"])
         self._cfg = tuple(c[k] for k in DEFAULTS)  # settings() gives them back
         # --- activity energy ---
         ash, gsh = _energy_units(accel_ug_per_lsb, gyro_udps_per_lsb)
@@ -535,6 +549,7 @@ class Gait:
         self.set_mount(self._k[_K_MOUNT0])
         self._axis_left = _AXIS_STRIDES if self._k[_K_AUTO_MOUNT] else 0
         self._k[_K_ESC] = self.odr_hz * _ESC_FIRST_MS // 1000
+        self._k[_K_TILT] = -1
         self._axn = 0
         for i in range(5):
             self._ax[i] = 0
@@ -658,6 +673,15 @@ class Gait:
     def gyro_bias_q4(self):
         """The gyro zero-rate estimate (x, y, z) in 1/16 LSB (allocates: not per sample)."""
         return self._bx, self._by, self._bz
+
+    def landing_tilt_q14(self):
+        """The landings' tilt error (sine, Q14; smoothed over strides; -1 before the
+        first): drift alerts are raised only while it is below trust_tilt_deg."""
+        return self._k[_K_TILT]
+
+    def heading_trusted(self):
+        """Whether the gyro's attitude agrees with gravity well enough to alert."""
+        return 0 <= self._k[_K_TILT] < self._k[_K_TRUST_TILT]
 
     def stance_level(self):
         """The adaptive stance level (window energy; allocates: not per sample)."""
@@ -1281,11 +1305,16 @@ class Gait:
         gz = (gs[2] // gn) >> 1
         g = isqrt(gx * gx + gy * gy + gz * gz)
         up = self._up
-        if g == 0 or (gx * up[3] + gy * up[4] + gz * up[5]) // g < self._k[_K_COS_LAND]:
+        gl = self._k[_K_G_LSB] >> 1
+        # a stance whose mean specific force is far from 1 g (a jog's brief contact:
+        # the foot still decelerating) cannot say where gravity is: the swing decides
+        if g == 0 or (gl - (gl * 2 // 5) <= g <= gl + (gl * 2 // 5) and
+                      (gx * up[3] + gy * up[4] + gz * up[5]) // g < self._k[_K_COS_LAND]):
             if final or gn >= self._k[_K_KCONF]:
                 self._pend = 0
             return
         self._pend = 0
+        self._tilt_check(gx, gy, gz, g)
         pv = self._pv
         n_land = pv[0]
         dx = pv[1]
@@ -1325,6 +1354,27 @@ class Gait:
         if conf > 100:
             conf = 100
         self._stride(n_land, direction, conf, length, hm, lobe, pv[7])
+
+    def _tilt_check(self, gx, gy, gz, g):
+        """How far the attitude carried through the swing by the gyro is from the
+        landing's gravity: the part of the swing's attitude error that can be seen. The
+        heading's error (about gravity, unseen) is of the same order, so a sensor whose
+        gyro disagrees with its accelerometer by degrees every stride (a real heel or toe
+        sensor on a treadmill: 5 to 20 deg) cannot tell a drift from its own error.
+        """
+        r = self._r
+        ux = gx * _Q14 // g
+        uy = gy * _Q14 // g
+        uz = gz * _Q14 // g
+        # |u x r_z|: the sine of the angle between them, Q14
+        cx = (uy * r[8] - uz * r[7]) >> 14
+        cy = (uz * r[6] - ux * r[8]) >> 14
+        cz = (ux * r[7] - uy * r[6]) >> 14
+        e = hypot(hypot(cx, cy), cz)
+        if ux * r[6] + uy * r[7] + uz * r[8] < 0:
+            e = _Q14  # more than a quarter turn off
+        t = self._k[_K_TILT]
+        self._k[_K_TILT] = e if t < 0 else t + ((e - t) >> 2)
 
     def _learn_toe_axis(self):
         """Add this swing's rotation axis; after enough swings, set the mount's yaw."""
@@ -1459,7 +1509,7 @@ class Gait:
         else:
             self._dev_run = 0
         alat = lat if lat >= 0 else -lat
-        if not self._alerted:
+        if not self._alerted and self.heading_trusted():
             cause = 0
             if alat > self._k[_K_ALERT_OFFSET_MM] and curving:
                 cause = 1
