@@ -6,6 +6,8 @@ real MicroPython VM, and the engine's RAM. Prints figures and ratios; asserts no
 The sets (issue 9):
 - tune: the labelled tuning corpus (`retrostep corpus DIR`), what the engine was
   developed on; its figures are unit tests, not evidence;
+- dev: drawn exactly like the test set from other seeds (`--set dev`): develop on it
+  without looking at the test set; not shown unless asked for;
 - test: the frozen test set (`retrostep corpus DIR --set test`), other seeds and wider
   ranges, pinned by a fingerprint; nobody tunes on it;
 - real: the public treadmill recordings in ../shared/realdata, converted at run time
@@ -99,6 +101,11 @@ def accuracy_sets(sets, per_trace):
             d = os.path.join(tmp, "tune")
             corpus.write_corpus(d)
             accuracy("tuning set (developed on: a unit test, not evidence)", d, per_trace)
+        if "dev" in sets:
+            d = os.path.join(tmp, "dev")
+            corpus.write_corpus(d, which="dev")
+            accuracy("development set (drawn like the test set, other seeds; developed on)",
+                     d, per_trace)
         if "test" in sets:
             d = os.path.join(tmp, "test")
             corpus.write_test_set(d)
@@ -164,7 +171,8 @@ def speed(skip_vm):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sets", default="tune,test,real",
-                    help="comma-separated: tune, test, real (default: all three)")
+                    help="comma-separated: tune, dev, test, real (default: tune, test, "
+                         "real; dev is drawn like the test set from other seeds)")
     ap.add_argument("--per-trace", action="store_true", help="a table row per trace")
     ap.add_argument("--skip-vm", action="store_true")
     args = ap.parse_args()
