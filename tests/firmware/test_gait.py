@@ -419,3 +419,21 @@ def test_simulated_parts_stay_under_the_trust_level():
         assert 0 <= eng.landing_tilt_q14() < trust, (case.name, eng.landing_tilt_q14())
         seen += 1
     assert seen >= 8
+
+
+def test_replay_says_whether_the_heading_was_trusted():
+    from retrostep.analysis.replay import summary_text
+
+    trace, _ = corpus.make_case("bwd_curve_left")
+    res = replay_trace(trace)
+    assert res["heading_trusted"] is True and res["trust_tilt_deg"] == 3
+    assert 0 <= res["landing_tilt_deg"] < 1
+    assert "withheld" not in summary_text(res)
+    shut = replay_trace(trace, {"trust_tilt_deg": 0})
+    assert shut["heading_trusted"] is False and shut["drift_alerts"] == 0
+    assert shut["landing_tilt_deg"] == res["landing_tilt_deg"]
+    assert "drift alerts withheld" in summary_text(shut) and "under 0 deg" in summary_text(shut)
+    still, _ = corpus.make_case("still_standing")
+    res = replay_trace(still)
+    assert res["heading_trusted"] is None and res["landing_tilt_deg"] is None
+    assert "withheld" not in summary_text(res)

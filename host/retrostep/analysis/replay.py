@@ -95,6 +95,11 @@ def summary_text(result, name=""):
             lines.append(f"  {e['t_s']:8.2f} s  drift alert ({e['cause']}, "
                          f"{abs(e['lateral_offset_m']):.2f} m to the walker's "
                          f"{side_of(e['lateral_offset_m'])})")
+    if result.get("heading_trusted") is False:
+        lines.append(f"  drift alerts withheld: at each landing the gyro's attitude was "
+                     f"{result['landing_tilt_deg']:.1f} deg off gravity (trusted under "
+                     f"{result['trust_tilt_deg']} deg), so the heading cannot tell a drift "
+                     "from its own error")
     for g in result.get("raw_gaps", []):
         lines.append(f"  {g['t_s']:8.2f} s  {g['lost_samples']} raw samples missing (the "
                      "engine was told: later events keep their times)")

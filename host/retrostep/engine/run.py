@@ -2,6 +2,7 @@
 runs it: int16 samples fed in FIFO-sized batches, lost samples announced with `gap()`,
 the input's end announced with `flush()`."""
 
+import math
 from array import array
 
 from retrostep.schema import counts_from_engine, event_dict, result
@@ -77,6 +78,17 @@ def feed_engine(eng, samples, gaps=()):
 
 
 def engine_result(eng, raw, n_samples, odr_hz, time_of, **extra):
-    """The result dict of a finished run (engine counters, events on `time_of`)."""
+    """The result dict of a finished run (engine counters, events on `time_of`), with
+    whether the heading could be trusted for drift alerts at the end (`heading_trusted`;
+    None before any stride), the landings' tilt error behind it (`landing_tilt_deg`) and
+    the level it is trusted under (`trust_tilt_deg`)."""
+    tilt = eng.landing_tilt_q14()
+    if tilt < 0:
+        trusted = tilt_deg = None
+    else:
+        trusted = bool(eng.heading_trusted())
+        tilt_deg = round(math.degrees(math.asin(min(tilt, 16384) / 16384)), 1)
     return result(counts_from_engine(eng), n_samples, odr_hz,
-                  [event_dict(e, time_of) for e in raw], **extra)
+                  [event_dict(e, time_of) for e in raw], heading_trusted=trusted,
+                  landing_tilt_deg=tilt_deg,
+                  trust_tilt_deg=eng.settings()["trust_tilt_deg"], **extra)
