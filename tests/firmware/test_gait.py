@@ -366,18 +366,22 @@ def test_a_fast_backpedal_sampled_slowly_is_still_counted():
     from retrostep.sim.gaitsim import SUBJECTS, Bout, Scenario, simulate
 
     slow = []
+    right = found = 0
     for seed in (3, 5, 8):
         for rate in (52, 60, 104):
             sc = Scenario([Bout("jog", "backward", strides=30, cadence_spm=350)],
                           subject=SUBJECTS["athlete"], rate_hz=rate)
             trace, labels = simulate(sc, seed=seed)
             s = score(replay_trace(trace), labels)
-            assert s["precision"] == 1.0 and s["backward_accuracy"] >= 0.95, (seed, rate, s)
+            assert s["precision"] == 1.0 and s["backward_accuracy"] >= 0.9, (seed, rate, s)
+            right += s["backward_accuracy"] * s["strides"]
+            found += s["strides"]
             if rate == 104:
                 assert s["recall"] == 1.0, (seed, s)
             else:
                 slow.append(s["recall"])
     assert min(slow) >= 0.55 and sum(slow) / len(slow) >= 0.65, slow
+    assert right / found >= 0.98
 
 
 def _drift_case(settings=None):
@@ -437,3 +441,19 @@ def test_replay_says_whether_the_heading_was_trusted():
     res = replay_trace(still)
     assert res["heading_trusted"] is None and res["landing_tilt_deg"] is None
     assert "withheld" not in summary_text(res)
+
+
+@pytest.mark.parametrize("name", ["d29_bwd_jog", "d30_bwd_jog"])
+def test_a_straight_backpedal_keeps_its_heading(name):
+    """A backpedal turns the foot at up to 1000 deg/s: at 104 Hz a first-order attitude
+    step under-turns by |w|^2 / 2 along w each sample, and these straight jogs (of the
+    development set) drifted 0.36 deg a stride and up to 1.4 m off the line. The
+    second-order step holds them."""
+    trace, _ = corpus.make_case(name)
+    res = replay_trace(trace)
+    strides = [e for e in res["events"] if e["type"] == "stride"]
+    h = np.degrees(np.unwrap(np.radians([e["heading_deg"] for e in strides])))
+    assert len(h) >= 20
+    assert abs(h[-1] - h[0]) / (len(h) - 1) < 0.25, h
+    assert max(abs(e["lateral_offset_m"]) for e in strides) < 0.6
+    assert res["drift_alerts"] == 0
