@@ -155,6 +155,8 @@ def main():
         per_mb, name, size = figures["decode"]
         print(f"slowest log decode: {per_mb:.3f} s per MB ({name}, {size} bytes; files "
               "of 4 KB or more)")
+    for name, (per_mb, size) in figures.get("speed", {}).items():
+        print(f"  decode speed {per_mb:6.3f} s per MB: {name} ({size} bytes; best of 3)")
     for note in getattr(sys.modules.get("faults_scenarios"), "NOTES", []):
         print(f"note: {note}")
     print(f"{'quick sample' if args.quick else 'full run'} took "

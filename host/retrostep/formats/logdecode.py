@@ -203,6 +203,8 @@ def _check_raw(codec, n, data):
     it cannot be decoded whatever its bits (a str)."""
     if n < 1:
         return "raw block with no samples"
+    if n > lb.RAW_BLOCK_MAX:  # the board never writes more (a crafted n costs time)
+        return f"raw block of {n} samples (the board writes at most {lb.RAW_BLOCK_MAX})"
     if codec == lb.RAW_PLAIN:
         if len(data) != 12 * n:
             return f"plain raw block of {n} samples has {len(data)} bytes"
