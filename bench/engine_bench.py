@@ -28,6 +28,7 @@ from retrostep.analysis.evaluate import evaluate_directory, print_scores, summar
 from retrostep.engine.run import run_engine
 from retrostep.analysis.replay import replay_trace
 from retrostep.formats.trace import Trace, quantise, read_trace, write_trace
+from retrostep.sim.gaitsim import write_case
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import realdata  # noqa: E402  (bench/realdata.py)
@@ -95,7 +96,18 @@ def accuracy(name, directory, per_trace=False):
     return summary
 
 
-def accuracy_sets(sets, per_trace):
+def write_draw(out_dir, k):
+    """Development draw k: the test set's generator with other seeds (none is the test
+    set's or the dev set's), for figures over more walkers than one draw of 50."""
+    os.makedirs(out_dir, exist_ok=True)
+    cases = corpus._frozen_manifest(manifest_seed=600000 + k * 1111, seed_base=20000 + k * 100,
+                                    prefix=f"x{k}_")
+    for case in cases.values():
+        trace, labels = corpus.make_case(case)
+        write_case(os.path.join(out_dir, case.name + ".csv"), trace, labels)
+
+
+def accuracy_sets(sets, per_trace, dev_draws=0):
     with tempfile.TemporaryDirectory() as tmp:
         if "tune" in sets:
             d = os.path.join(tmp, "tune")
@@ -106,6 +118,11 @@ def accuracy_sets(sets, per_trace):
             corpus.write_corpus(d, which="dev")
             accuracy("development set (drawn like the test set, other seeds; developed on)",
                      d, per_trace)
+        for k in range(1, dev_draws + 1):
+            d = os.path.join(tmp, f"dev{k}")
+            write_draw(d, k)
+            accuracy(f"development draw {k} (drawn like the test set, other seeds; "
+                     "developed on)", d, per_trace)
         if "test" in sets:
             d = os.path.join(tmp, "test")
             corpus.write_test_set(d)
@@ -174,9 +191,12 @@ def main():
                     help="comma-separated: tune, dev, test, real (default: tune, test, "
                          "real; dev is drawn like the test set from other seeds)")
     ap.add_argument("--per-trace", action="store_true", help="a table row per trace")
+    ap.add_argument("--dev-draws", type=int, default=0, metavar="N",
+                    help="also score N more development draws (50 traces each, ~15 s)")
     ap.add_argument("--skip-vm", action="store_true")
     args = ap.parse_args()
-    accuracy_sets({x.strip() for x in args.sets.split(",") if x.strip()}, args.per_trace)
+    accuracy_sets({x.strip() for x in args.sets.split(",") if x.strip()}, args.per_trace,
+                  args.dev_draws)
     speed(args.skip_vm)
 
 
