@@ -1518,9 +1518,11 @@ class Gait:
         else:
             self._dev_run = 0
         alat = lat if lat >= 0 else -lat
-        if not self._alerted and self.heading_trusted():
+        if not self._alerted:
             cause = 0
-            if alat > self._k[_K_ALERT_OFFSET_MM] and curving:
+            if not self.heading_trusted():
+                pass  # a drift cannot be told from the gyro's own error: no alert
+            elif alat > self._k[_K_ALERT_OFFSET_MM] and curving:
                 cause = 1
             elif self._dev_run >= self._k[_K_ALERT_HEADING_STRIDES]:
                 cause = 2

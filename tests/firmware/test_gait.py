@@ -384,13 +384,12 @@ def test_a_fast_backpedal_sampled_slowly_is_still_counted():
     assert right / found >= 0.98
 
 
-def _drift_case(settings=None):
+def _drift_case(settings=None, kind=gait.EV_DRIFT):
     trace, labels = corpus.make_case("bwd_curve_left")
     board = quantise(trace)
     eng, raw = run_engine(board.samples, board.odr_hz, board.accel_ug_per_lsb,
                           board.gyro_udps_per_lsb, settings)
-    return eng, [e for e in raw if e[0] == gait.EV_STRIDE], [e for e in raw
-                                                               if e[0] == gait.EV_DRIFT]
+    return eng, [e for e in raw if e[0] == gait.EV_STRIDE], [e for e in raw if e[0] == kind]
 
 
 def test_drift_alerts_wait_for_a_gyro_that_agrees_with_gravity():
@@ -405,6 +404,8 @@ def test_drift_alerts_wait_for_a_gyro_that_agrees_with_gravity():
     shut, strides0, drifts0 = _drift_case({"trust_tilt_deg": 0})
     assert not drifts0 and not shut.heading_trusted() and shut.alerts == 0
     assert strides0 == strides
+    # nothing was raised, so nothing is called back on the line either
+    assert not [e for e in _drift_case({"trust_tilt_deg": 0}, gait.EV_ON_LINE)[2]]
     assert shut.landing_tilt_q14() == eng.landing_tilt_q14()
 
 

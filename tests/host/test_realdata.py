@@ -177,6 +177,7 @@ def test_the_engine_on_the_real_recordings(converted):
         res = replay_trace(trace)
         per[name] = score(res, labels)
         assert res["drift_alerts"] == 0, name
+        assert not [e for e in res["events"] if e["type"] == "back_on_line"], name
         assert res["heading_trusted"] is False and res["landing_tilt_deg"] > 4, name
         board = quantise(trace)
         eng, _ = run_engine(board.samples, board.odr_hz, board.accel_ug_per_lsb,
