@@ -175,3 +175,19 @@ def test_chart_timeline_tells_the_engine_too(walk, tmp_path):
     assert len(timeline["stance"]) == len(board)
     assert plot_replay(dropped, tmp_path / "chart.png") == tmp_path / "chart.png"
     assert (tmp_path / "chart.png").stat().st_size > 10_000
+
+
+def test_chart_timeline_marks_where_the_heading_was_not_trusted():
+    from retrostep.analysis.chart import engine_timeline
+    from retrostep.sim import corpus
+
+    trace, _ = corpus.make_case("bwd_curve_left")
+    board = quantise(trace)
+    timeline, events = engine_timeline(board)
+    assert not timeline["untrusted"].any()
+    assert any(e[0] == gait.EV_DRIFT for e in events)
+    timeline, events = engine_timeline(board, {"trust_tilt_deg": 0})
+    first = next(e[1] for e in events if e[0] == gait.EV_STRIDE)
+    assert not timeline["untrusted"][:first].any()  # nothing to judge before a stride
+    assert timeline["untrusted"][-100:].all()
+    assert not any(e[0] in (gait.EV_DRIFT, gait.EV_ON_LINE) for e in events)

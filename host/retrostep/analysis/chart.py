@@ -24,8 +24,9 @@ AXIS_COLOURS = ("tab:red", "tab:green", "tab:blue")
 def engine_timeline(board, settings=None, calibrate_strides=0):
     """Run the engine one sample at a time and record its state after each sample.
 
-    Returns a dict of numpy arrays (stance, heading_deg, lateral_m; one value per row of
-    board.samples) and the raw events. The engine is told of the board's gaps.
+    Returns a dict of numpy arrays (stance, heading_deg, lateral_m, untrusted: the
+    heading not trusted for drift alerts; one value per row of board.samples) and the
+    raw events. The engine is told of the board's gaps.
     Slower than replay (one feed() call per sample); meant for charts of short traces.
     """
     eng = new_engine(board.odr_hz, board.accel_ug_per_lsb, board.gyro_udps_per_lsb,
@@ -36,6 +37,7 @@ def engine_timeline(board, settings=None, calibrate_strides=0):
     stance = np.zeros(n, dtype=bool)
     heading = np.zeros(n)
     lateral = np.zeros(n)
+    untrusted = np.zeros(n, dtype=bool)
     ev = array("i", [0] * gait.EV_FIELDS)
     events = []
     for k in range(n):
@@ -45,13 +47,15 @@ def engine_timeline(board, settings=None, calibrate_strides=0):
         stance[k] = eng.in_stance
         heading[k] = bam16_to_deg(eng.heading_bam())
         lateral[k] = eng.lateral_mm / 1000
+        untrusted[k] = eng.landing_tilt_q14() >= 0 and not eng.heading_trusted()
         while eng.pop(ev):
             events.append(tuple(ev))
     eng.flush()
     while eng.pop(ev):
         events.append(tuple(ev))
     heading = np.degrees(np.unwrap(np.radians(heading)))
-    return {"stance": stance, "heading_deg": heading, "lateral_m": lateral}, events
+    return {"stance": stance, "heading_deg": heading, "lateral_m": lateral,
+            "untrusted": untrusted}, events
 
 
 def plot_replay(trace, out_png, title=None, settings=None):
@@ -69,6 +73,7 @@ def plot_replay(trace, out_png, title=None, settings=None):
     gyr = np.insert(board.samples[:, 3:] * (board.gyro_udps_per_lsb / 1e6), cut, np.nan, 0)
     tl = {key: np.insert(v.astype(float), cut, np.nan) for key, v in tl.items()}
     tl["stance"] = tl["stance"] == 1
+    tl["untrusted"] = tl["untrusted"] == 1
 
     fig, ax = plt.subplots(4, 1, figsize=(13, 10), sharex=True,
                            gridspec_kw={"height_ratios": [3, 3, 2, 2]})
@@ -95,6 +100,10 @@ def plot_replay(trace, out_png, title=None, settings=None):
     ax[2].set_ylabel("heading (deg)")
     ax[3].plot(t, tl["lateral_m"], color="tab:purple", lw=1, label="lateral offset")
     ax[3].set_ylabel("lateral offset (m)\n- right | left +")
+    if tl["untrusted"].any():
+        ax[3].fill_between(t, 0, 1, where=tl["untrusted"], transform=ax[3].get_xaxis_transform(),
+                           color="tab:orange", alpha=0.15, step="mid",
+                           label="heading not trusted: no drift alert")
     for e in events:
         if e[0] == gait.EV_DRIFT:
             x = board.time_of(e[1])
