@@ -899,9 +899,12 @@ class Gait:
                     th = self._th
                 qmin = qmax = esum
                 seg = 0
-                if self._resume and n - self._st0 < self._k[_K_KCONF] and ns < max_swing:
+                if self._resume and n - self._st0 < self._k[_K_KCONF] and \
+                        ns < self._k[_K_ODR4] << 2:
                     # a lull just after a lift-off, within a swing that had not yet gone
-                    # anywhere: the swing goes on from where it was
+                    # anywhere: the swing goes on from where it was (within its first
+                    # second: taps at 3 Hz, each ending in a lull, chained into one long
+                    # swing whose drift looked like a stride)
                     phase = _SWING
                     self._resume = 0
                 elif self._start_swing(n):

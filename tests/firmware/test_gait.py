@@ -458,3 +458,21 @@ def test_a_straight_backpedal_keeps_its_heading(name):
     assert abs(h[-1] - h[0]) / (len(h) - 1) < 0.25, h
     assert max(abs(e["lateral_offset_m"]) for e in strides) < 0.6
     assert res["drift_alerts"] == 0
+
+
+def test_fast_toe_tapping_on_a_side_clip_counts_no_steps():
+    """Taps at ~3 Hz each end in a short lull, and a lull early in a swing lets the
+    swing go on: chained, the taps made one 2.5 s 'swing' whose drift looked like a
+    stride (14 steps over these 12 traces). A swing goes on through a lull only within
+    its first second."""
+    from retrostep.sim.gaitsim import SUBJECTS, Bout, Scenario, mount_preset, simulate
+
+    s = SUBJECTS["adult"]
+    for rate in (52, 100):
+        for seed in range(1, 7):
+            sc = Scenario([Bout("still", duration_s=1.0),
+                           Bout("tap", duration_s=40, frequency_hz=2.95, amplitude_deg=24)],
+                          subject=s, rate_hz=rate,
+                          mount=mount_preset("side", s.foot, s.foot_length_m, (-4, -4, 2)))
+            trace, _ = simulate(sc, seed=seed)
+            assert replay_trace(trace)["steps"] == 0, (rate, seed)
