@@ -107,7 +107,19 @@ def write_draw(out_dir, k):
         write_case(os.path.join(out_dir, case.name + ".csv"), trace, labels)
 
 
-def accuracy_sets(sets, per_trace, dev_draws=0):
+def write_kind(out_dir, kind, count):
+    """`count` traces of one kind of the test set (walk kinds as in FROZEN_PLAN:
+    fwd_walk, bwd_straight, bwd_drift, mixed, bwd_jog, fwd_jog, shuffle, sidestep,
+    treadmill, standing, tapping, leg_swing, turning), each from its own other seed."""
+    os.makedirs(out_dir, exist_ok=True)
+    for i in range(count):
+        case = corpus._frozen_case(i, kind, manifest_seed=818181 + i, seed_base=40000,
+                                   prefix=kind[:3])
+        trace, labels = corpus.make_case(case)
+        write_case(os.path.join(out_dir, case.name + ".csv"), trace, labels)
+
+
+def accuracy_sets(sets, per_trace, dev_draws=0, dev_kinds=()):
     with tempfile.TemporaryDirectory() as tmp:
         if "tune" in sets:
             d = os.path.join(tmp, "tune")
@@ -118,6 +130,11 @@ def accuracy_sets(sets, per_trace, dev_draws=0):
             corpus.write_corpus(d, which="dev")
             accuracy("development set (drawn like the test set, other seeds; developed on)",
                      d, per_trace)
+        for kind, count in dev_kinds:
+            d = os.path.join(tmp, f"dev_{kind}")
+            write_kind(d, kind, count)
+            accuracy(f"{count} development {kind} traces (drawn like the test set's, other "
+                     "seeds; developed on)", d, per_trace)
         for k in range(1, dev_draws + 1):
             d = os.path.join(tmp, f"dev{k}")
             write_draw(d, k)
@@ -193,10 +210,20 @@ def main():
     ap.add_argument("--per-trace", action="store_true", help="a table row per trace")
     ap.add_argument("--dev-draws", type=int, default=0, metavar="N",
                     help="also score N more development draws (50 traces each, ~15 s)")
+    ap.add_argument("--dev-kind", action="append", default=[], metavar="KIND=N",
+                    help="also score N development traces of one test-set kind, e.g. "
+                         "tapping=120 or shuffle=60 (repeatable)")
     ap.add_argument("--skip-vm", action="store_true")
     args = ap.parse_args()
+    kinds = []
+    for spec in args.dev_kind:
+        kind, _, count = spec.partition("=")
+        if kind not in dict(corpus.FROZEN_PLAN) or not count.isdigit():
+            ap.error(f"--dev-kind {spec!r}: use KIND=N with KIND one of "
+                     f"{', '.join(k for k, _ in corpus.FROZEN_PLAN)}")
+        kinds.append((kind, int(count)))
     accuracy_sets({x.strip() for x in args.sets.split(",") if x.strip()}, args.per_trace,
-                  args.dev_draws)
+                  args.dev_draws, kinds)
     speed(args.skip_vm)
 
 
