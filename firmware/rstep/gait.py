@@ -37,9 +37,9 @@ How it works (docs/engine.md has the reasoning and the figures):
   that vibration does not pull), fast at first, then over ~128 stance samples.
 - Swing: from the stance attitude (the mean gravity of the stance), the attitude R
   (rows: the levelled frame's axes in device coordinates, Q14) is propagated with the
-  gyro (second order when it turns fast); the acceleration is rotated into the levelled frame, gravity removed, and
-  integrated twice. At the next stance the velocity must be zero (ZUPT); the residual
-  velocity is removed as a linear drift.
+  gyro (to second order when it turns fast); the acceleration is rotated into the
+  levelled frame, gravity removed, and integrated twice. At the next stance the
+  velocity must be zero (ZUPT); the residual velocity is removed as a linear drift.
 - Initial contact: the onset of the landing's impact (the first sample in the swing's
   second half whose change of acceleration reaches half the largest); stride events
   carry its sample index.
@@ -62,11 +62,12 @@ How it works (docs/engine.md has the reasoning and the figures):
   hysteresis and a cool-down).
 - Trust: the attitude the gyro carried through a stride's swing is checked against
   the gravity of the stance it landed in (its mean at lift-off, when vibration has
-  averaged out). The heading's own error (about gravity) cannot be
-  seen, but it is of the same order; while this tilt error, smoothed over strides, is
-  above trust_tilt_deg (3 deg: simulated parts stay under 3, real heel and toe sensors
-  on a treadmill show 5 to 20) the heading cannot tell a drift from its own error and
-  no drift alert is raised. Steps and directions do not depend on it.
+  averaged out). The heading's own error (about gravity) cannot be seen, but it is of
+  the same order; while this tilt error, smoothed over strides, is above
+  trust_tilt_deg (3 deg: simulated walks stay under it once the gyro bias is learnt,
+  real heel and toe sensors on a treadmill show 5 to 20) the heading cannot tell a
+  drift from its own error and no drift alert is raised. Steps and directions do not
+  depend on it.
 
 State: the one table of the engine's fields, their units and formats. feed() copies
 the starred ones into locals (the same names without the underscore, m1x.. for _ma) and
@@ -263,7 +264,7 @@ DEFAULTS = {
     "rearm_offset_mm": 300,  # back on the line below this offset
     "cooldown_s": 10,  # at least this long between two alerts
     "trust_tilt_deg": 3,  # drift alerts only while the gyro's attitude at landing
-    #                       agrees with the landing's gravity this well (smoothed)
+    #                       agrees with that stance's gravity this well (smoothed)
     "auto_mount": 1,  # learn the toe axis from the first swings (0: keep mount_yaw_deg)
     "mount_yaw_deg": 0,  # toe direction in the device's levelled frame, from the
     #                      calibration walk (180: clipped with the arrow to the heel)
