@@ -28,7 +28,6 @@ from retrostep.analysis.evaluate import evaluate_directory, print_scores, summar
 from retrostep.engine.run import run_engine
 from retrostep.analysis.replay import replay_trace
 from retrostep.formats.trace import Trace, quantise, read_trace, write_trace
-from retrostep.sim.gaitsim import write_case
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import realdata  # noqa: E402  (bench/realdata.py)
@@ -96,29 +95,6 @@ def accuracy(name, directory, per_trace=False):
     return summary
 
 
-def write_draw(out_dir, k):
-    """Development draw k: the test set's generator with other seeds (none is the test
-    set's or the dev set's), for figures over more walkers than one draw of 50."""
-    os.makedirs(out_dir, exist_ok=True)
-    cases = corpus._frozen_manifest(manifest_seed=600000 + k * 1111, seed_base=20000 + k * 100,
-                                    prefix=f"x{k}_")
-    for case in cases.values():
-        trace, labels = corpus.make_case(case)
-        write_case(os.path.join(out_dir, case.name + ".csv"), trace, labels)
-
-
-def write_kind(out_dir, kind, count):
-    """`count` traces of one kind of the test set (walk kinds as in FROZEN_PLAN:
-    fwd_walk, bwd_straight, bwd_drift, mixed, bwd_jog, fwd_jog, shuffle, sidestep,
-    treadmill, standing, tapping, leg_swing, turning), each from its own other seed."""
-    os.makedirs(out_dir, exist_ok=True)
-    for i in range(count):
-        case = corpus._frozen_case(i, kind, manifest_seed=818181 + i, seed_base=40000,
-                                   prefix=kind[:3])
-        trace, labels = corpus.make_case(case)
-        write_case(os.path.join(out_dir, case.name + ".csv"), trace, labels)
-
-
 def accuracy_sets(sets, per_trace, dev_draws=0, dev_kinds=()):
     with tempfile.TemporaryDirectory() as tmp:
         if "tune" in sets:
@@ -132,12 +108,12 @@ def accuracy_sets(sets, per_trace, dev_draws=0, dev_kinds=()):
                      d, per_trace)
         for kind, count in dev_kinds:
             d = os.path.join(tmp, f"dev_{kind}")
-            write_kind(d, kind, count)
+            corpus.write_cases(d, corpus.development_kind(kind, count))
             accuracy(f"{count} development {kind} traces (drawn like the test set's, other "
                      "seeds; developed on)", d, per_trace)
         for k in range(1, dev_draws + 1):
             d = os.path.join(tmp, f"dev{k}")
-            write_draw(d, k)
+            corpus.write_cases(d, corpus.development_draw(k))
             accuracy(f"development draw {k} (drawn like the test set, other seeds; "
                      "developed on)", d, per_trace)
         if "test" in sets:

@@ -1161,7 +1161,7 @@ class Gait:
         g = isqrt(gx * gx + gy * gy + gz * gz)
         gl = self._k[_K_G_LSB] >> 1
         up = self._up
-        if gl - (gl * 2 // 5) <= g <= gl + (gl * 2 // 5):
+        if _near_1g(g, gl):
             if tchk:
                 self._tilt_check(gx, gy, gz, g)
             zx = gx * _Q14 // g
@@ -1317,10 +1317,9 @@ class Gait:
         gz = (gs[2] // gn) >> 1
         g = isqrt(gx * gx + gy * gy + gz * gz)
         up = self._up
-        gl = self._k[_K_G_LSB] >> 1
         # a stance whose mean specific force is far from 1 g (a jog's brief contact:
         # the foot still decelerating) cannot say where gravity is: the swing decides
-        if g == 0 or (gl - (gl * 2 // 5) <= g <= gl + (gl * 2 // 5) and
+        if g == 0 or (_near_1g(g, self._k[_K_G_LSB] >> 1) and
                       (gx * up[3] + gy * up[4] + gz * up[5]) // g < self._k[_K_COS_LAND]):
             if final or gn >= self._k[_K_KCONF]:
                 self._pend = 0
@@ -1568,6 +1567,11 @@ def _iexp(L):
     b = L >> 3
     m = 8 + (L & 7)
     return (m << b) >> 3 if b < 24 else m << (b - 3)
+
+
+def _near_1g(g, gl):
+    """|mean specific force| g within 40 % of 1 g (gl, same units): a foot at rest."""
+    return gl - (gl * 2 // 5) <= g <= gl + (gl * 2 // 5)
 
 
 def _clamp(x, m):

@@ -9,7 +9,7 @@ from array import array
 import numpy as np
 
 from retrostep.firmware import gait
-from retrostep.engine.run import engine_settings, new_engine
+from retrostep.engine.run import engine_settings, heading_trust, new_engine
 from retrostep.schema import DIRECTION_NAMES
 from retrostep.term import plural
 from retrostep.units import bam16_to_deg
@@ -47,7 +47,7 @@ def engine_timeline(board, settings=None, calibrate_strides=0):
         stance[k] = eng.in_stance
         heading[k] = bam16_to_deg(eng.heading_bam())
         lateral[k] = eng.lateral_mm / 1000
-        untrusted[k] = eng.landing_tilt_q14() >= 0 and not eng.heading_trusted()
+        untrusted[k] = heading_trust(eng) is False
         while eng.pop(ev):
             events.append(tuple(ev))
     eng.flush()

@@ -77,18 +77,20 @@ def feed_engine(eng, samples, gaps=()):
     return events
 
 
+def heading_trust(eng):
+    """Whether the engine trusts its heading for drift alerts now: None before the
+    first stride (nothing to judge yet), else True or False."""
+    return None if eng.landing_tilt_q14() < 0 else bool(eng.heading_trusted())
+
+
 def engine_result(eng, raw, n_samples, odr_hz, time_of, **extra):
     """The result dict of a finished run (engine counters, events on `time_of`), with
     whether the heading could be trusted for drift alerts at the end (`heading_trusted`;
     None before any stride), the landings' tilt error behind it (`landing_tilt_deg`) and
     the level it is trusted under (`trust_tilt_deg`)."""
     tilt = eng.landing_tilt_q14()
-    if tilt < 0:
-        trusted = tilt_deg = None
-    else:
-        trusted = bool(eng.heading_trusted())
-        tilt_deg = round(math.degrees(math.asin(min(tilt, 16384) / 16384)), 1)
+    tilt_deg = None if tilt < 0 else round(math.degrees(math.asin(min(tilt, 16384) / 16384)), 1)
     return result(counts_from_engine(eng), n_samples, odr_hz,
-                  [event_dict(e, time_of) for e in raw], heading_trusted=trusted,
+                  [event_dict(e, time_of) for e in raw], heading_trusted=heading_trust(eng),
                   landing_tilt_deg=tilt_deg,
                   trust_tilt_deg=eng.settings()["trust_tilt_deg"], **extra)

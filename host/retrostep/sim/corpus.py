@@ -495,6 +495,22 @@ DEV_CASES = _frozen_manifest(manifest_seed=DEV_MANIFEST_SEED, seed_base=DEV_SEED
 SETS = {"tune": CASES, "test": FROZEN_CASES, "dev": DEV_CASES}
 
 
+def development_draw(k):
+    """Development draw k >= 1: 50 more cases drawn like the test set from other seeds
+    (none is the test set's or the dev set's), for figures over more walkers."""
+    return list(_frozen_manifest(manifest_seed=600000 + k * 1111, seed_base=20000 + k * 100,
+                                 prefix=f"x{k}_").values())
+
+
+def development_kind(kind, count):
+    """`count` development cases of one kind of the test set (FROZEN_PLAN), each drawn
+    from its own other seed."""
+    if kind not in dict(FROZEN_PLAN):
+        raise RetrostepError(f"kind {kind!r}: use one of {', '.join(k for k, _ in FROZEN_PLAN)}")
+    return [_frozen_case(i, kind, manifest_seed=818181 + i, seed_base=40000, prefix=kind[:3])
+            for i in range(count)]
+
+
 def _find(name):
     for cases in SETS.values():
         if name in cases:
@@ -571,14 +587,9 @@ def _cases_of(which, names):
     return [cases[n] for n in names]
 
 
-def write_corpus(out_dir, names=None, log=None, which="tune"):
-    """Write the cases of a set (all, or `names`) and index.json into out_dir.
-
-    which: "tune" (the tuning set, `CASES`) or "test" (the frozen test set,
-    `FROZEN_CASES`). Returns the index (for the whole test set it carries the
-    fingerprint of the label files written).
-    """
-    cases = _cases_of(which, names)
+def write_cases(out_dir, cases, log=None):
+    """Write each case's trace and labels into out_dir (created if need be); returns
+    their index entries and (name, labels text) pairs."""
     try:
         os.makedirs(out_dir, exist_ok=True)
     except OSError as exc:
@@ -593,6 +604,18 @@ def write_corpus(out_dir, names=None, log=None, which="tune"):
         if log:
             log(f"{path}: {entries[-1]['duration_s']:.0f} s at {case.rate_hz:g} Hz, "
                 f"{entries[-1]['strides']} strides, {entries[-1]['steps']} steps")
+    return entries, texts
+
+
+def write_corpus(out_dir, names=None, log=None, which="tune"):
+    """Write the cases of a set (all, or `names`) and index.json into out_dir.
+
+    which: "tune" (the tuning set, `CASES`) or "test" (the frozen test set,
+    `FROZEN_CASES`). Returns the index (for the whole test set it carries the
+    fingerprint of the label files written).
+    """
+    cases = _cases_of(which, names)
+    entries, texts = write_cases(out_dir, cases, log)
     index = {"generator": "retrostep corpus", "version": 1, "cases": entries}
     if which == "test":
         index = {"generator": "retrostep corpus", "version": 1, "set": "test",
