@@ -21,9 +21,10 @@ Usage (samples are int16 in sensor LSB, six per sample: ax, ay, az, gx, gy, gz):
 How it works (docs/engine.md has the reasoning and the figures):
 - Activity: every sample gets an energy e = |rate|^2 + 2 | |a|^2 - 1 g^2 | + |change
   of a|^2 / 4 (rate averaged over 4 samples, in ~0.28 deg/s units: ground vibration
-  averages out, a swing's steady turn does not; a in 1/128 g; the change of a counts
-  only over 0.5 g a sample, an impact, not the ground shaking), summed over a ~30 ms
-  window (E).
+  averages out, a swing's steady turn does not; a in 1/128 g, its term the smaller of
+  the sample's and its 4-sample average's: shaking ground swings |a| about 1 g and
+  averages out, a swing's push does not; the change of a counts only over 0.5 g a
+  sample, an impact, not the ground shaking), summed over a ~30 ms window (E).
 - Stance is the quietest phase of each gait cycle, relative to the walker's own recent
   cycles, not below a fixed level: the engine keeps, on a log2 scale, the floor (the
   lowest E of recent stances) and the peak (the highest E of recent swings) and calls a
@@ -70,9 +71,9 @@ How it works (docs/engine.md has the reasoning and the figures):
   depend on it.
 
 State: the one table of the engine's fields, their units and formats. feed() copies
-the starred ones into locals (the same names without the underscore, m1x.. for _ma) and
-back (of an array starred in brackets, only the index); the rest, and the arrays, it
-reads and writes in place.
+the starred ones into locals (the same names without the underscore, m1x.. and m1a..
+for _ma) and back (of an array starred in brackets, only the index); the rest, and the
+arrays, it reads and writes in place.
     name              unit / format                                   range
   * n                 samples since reset()                           < 2**30
   * _ring, (_ri)      one sample's energy e (below); the ring's slot  0 .. _E_MAX
@@ -86,7 +87,8 @@ reads and writes in place.
   * _bx, _by, _bz     gyro bias, Q4 LSB (1/16 LSB)                    +-_bmax >> 8
     _ba               bias accumulators, Q12 LSB                      +-_bmax
   * _ma               per axis x, y, z: the last rate and the last    +-2**21
-                      two pair sums of rates, Q4 LSB
+                      two pair sums of rates, Q4 LSB; then the same
+                      for |a|^2 - 1 g^2 (m1a..), (a >> ash)^2         +-2**25
   * _pa               the previous acceleration sample, LSB           int16
     _gs, _gn          stance acceleration sums (LSB), their count     +-32767 * 255, < 256
     _r                attitude rows x, y, z (levelled frame's axes    |row| < 1.46
@@ -112,8 +114,9 @@ reads and writes in place.
                       _k[_K_TILT]: landings' tilt error, smoothed,    -1 (unset),
                       Q14 sine                                        0 .. 16384
 One sample's energy e, in the units _energy_units() sets (~0.28 deg/s and ~1/128 g):
-|4-sample rate sum >> (gsh + 2)|^2 + 2 min(| |a >> ash|^2 - 1 g^2 |, _E_TILT_MAX)
-+ j / 4 when j > _J_IMPACT (j: the change of a, squared, in 2**jsh LSB), capped at _E_MAX.
+|4-sample rate sum >> (gsh + 2)|^2 + 2 min(|d|, |4-sample sum of d| / 4, _E_TILT_MAX)
++ j / 4 when j > _J_IMPACT (d = |a >> ash|^2 - 1 g^2; j: the change of a, squared, in
+2**jsh LSB), capped at _E_MAX.
 """
 
 from array import array
@@ -241,7 +244,9 @@ _K_CURVE = const(42)
 _K_TRUST_TILT = const(43)
 _K_TILT = const(44)  # state: the landings' tilt error (sine, Q14), smoothed; -1 unset
 _K_TCHK = const(45)  # state: 1 when a stride ended the last swing (its stance is checked)
-_KN = const(46)
+_K_LIFT = const(46)  # state: the sample of the last lift-off
+_K_LAND = const(47)  # state: 1 when the stance began with an impact (a foot landing)
+_KN = const(48)
 
 # defaults; every one can be overridden in Gait(..., name=value)
 DEFAULTS = {
@@ -527,7 +532,7 @@ class Gait:
         # up: [0:3] of the last stance long enough to tell, [3:6] of the pending stride's
         # lift-off
         self._up = _zeros("i", 6)
-        self._ma = _zeros("i", 9)
+        self._ma = _zeros("i", 12)
         self._hr = _zeros("h", 8)  # the reference strides (ref_strides <= 8)
         self._hk = _zeros("h", 16)  # the last 8 backward strides: heading, length
         self._pv = _zeros("i", _PV)
@@ -555,13 +560,14 @@ class Gait:
         self._k[_K_ESC] = self.odr_hz * _ESC_FIRST_MS // 1000
         self._k[_K_TILT] = -1
         self._k[_K_TCHK] = 0
+        self._k[_K_LIFT] = -(self.odr_hz << 3)  # (long ago)
         self._axn = 0
         for i in range(5):
             self._ax[i] = 0
         self._refz = -1  # levelled x from device x (0) or device -z (1); -1: not chosen
         for i in range(6):
             self._up[i] = 0
-        for i in range(9):
+        for i in range(12):
             self._ma[i] = 0
         # activity and the adaptive stance level
         for i in range(_WN_MAX):
@@ -762,6 +768,9 @@ class Gait:
         m1z = ma[6]
         m2z = ma[7]
         m3z = ma[8]
+        m1a = ma[9]
+        m2a = ma[10]
+        m3a = ma[11]
         vx = self._vx
         vy = self._vy
         vz = self._vz
@@ -825,8 +834,19 @@ class Gait:
             s = az >> ash
             t += s * s
             t -= g2
+            # |a| off 1 g: the smaller of the sample's and its 4-sample average (shaking
+            # ground swings |a| both ways about 1 g and averages out; a push does not)
+            u = t + m1a
+            m1a = t
             if t < 0:
                 t = -t
+            s = (u + m3a) >> 2
+            m3a = m2a
+            m2a = u
+            if s < 0:
+                s = -s
+            if s < t:
+                t = s
             if t > _E_TILT_MAX:
                 t = _E_TILT_MAX
             e += t << 1
@@ -965,7 +985,12 @@ class Gait:
                     self._adapt(self._smin, qmax, 0)
                     th = self._th
                     phase = _STANCE
-                    self._stance_begin(pax, pay, paz, n)
+                    if ns < self._k[_K_MIN_SWING] + nst and self._gn >= self._k[_K_KCONF]:
+                        # a twitch after a long stance: that stance goes on, its
+                        # gravity with it (a fresh stance of a few samples could not say)
+                        self._st0 = n
+                    else:
+                        self._stance_begin(pax, pay, paz, n, ji)
                     qmin = qmax = esum
                     seg = 0
                 elif ns >= max_swing:
@@ -981,7 +1006,7 @@ class Gait:
                         self._o_n = self._contact(n, n - nst + 1, ji, n + 1)
                         self._orph = 1 if self._o_n >= self._k[_K_ODR4] else 0
                     phase = _STANCE
-                    self._stance_begin(ax, ay, az, n)
+                    self._stance_begin(ax, ay, az, n, ji)
                     qmin = qmax = esum
                     seg = 0
             if phase != _STANCE:
@@ -1024,6 +1049,9 @@ class Gait:
         ma[6] = m1z
         ma[7] = m2z
         ma[8] = m3z
+        ma[9] = m1a
+        ma[10] = m2a
+        ma[11] = m3a
         self._vx = vx
         self._vy = vy
         self._vz = vz
@@ -1097,7 +1125,16 @@ class Gait:
         self._th = _iexp(t)
 
     # ------------------------------------------------------------------ stance
-    def _stance_begin(self, ax, ay, az, n):
+    def _stance_begin(self, ax, ay, az, n, ji):
+        # did a landing's impact (over 0.5 g in a sample) come just before this stance?
+        jr = self._jr
+        k = self._k[_K_NST] + 3
+        top = 0
+        while k > 0:
+            k -= 1
+            if jr[(ji - 1 - k) & (_JR - 1)] > top:
+                top = jr[(ji - 1 - k) & (_JR - 1)]
+        self._k[_K_LAND] = 1 if top >= _J_IMPACT >> 6 else 0
         self._stanced = 1
         self._st0 = n
         gs = self._gs
@@ -1154,6 +1191,8 @@ class Gait:
             return False
         tchk = self._k[_K_TCHK]
         self._k[_K_TCHK] = 0
+        last = self._k[_K_LIFT]
+        self._k[_K_LIFT] = n
         gs = self._gs
         gx = (gs[0] // gn) >> 1
         gy = (gs[1] // gn) >> 1
@@ -1167,11 +1206,12 @@ class Gait:
             zx = gx * _Q14 // g
             zy = gy * _Q14 // g
             zz = gz * _Q14 // g
-        elif gn < self._k[_K_KCONF] and self._in_bout and \
-                n - self._last_stride_n < self._k[_K_ODR4] << 2:
+        elif gn < self._k[_K_KCONF] and (up[0] or up[1] or up[2]) and \
+                n - last < self._k[_K_ODR4] << 2 and (self._in_bout or self._k[_K_LAND]):
             # a stance too short to average out its landing, within a second of the
-            # last stride (a fast jog): the foot is flat as in the last stance that
-            # could tell
+            # last lift-off, in a bout or just after an impact (a fast jog, counted or
+            # not yet; a leg swinging from the knee turns back with no impact): the
+            # foot is flat as in the last stance that could tell
             zx = up[0]
             zy = up[1]
             zz = up[2]

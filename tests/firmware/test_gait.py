@@ -241,6 +241,56 @@ def test_stance_is_found_at_the_design_limit_of_vibration():
     assert abs(s["timing_error_median_s"]) <= 0.06
 
 
+def test_a_gentle_shuffle_on_shaking_ground_keeps_its_length_and_is_counted():
+    """Ground shaking of 0.19 g swings |a| both ways about 1 g. Taken sample by sample,
+    that raised the stance level to a shuffle's swing: the swing was cut at both ends
+    and measured 60 of its 110 mm, under the 80 mm a stride must travel (about 73 % of
+    these strides counted, 60 % at worst). The |a| term is now the smaller of the
+    sample's and its 4-sample average's, and the shaking averages out."""
+    from retrostep.analysis.evaluate import score
+    from retrostep.sim.gaitsim import SUBJECTS, Bout, Scenario, mount_preset, simulate
+
+    s = SUBJECTS["rehab"]
+    recalls = []
+    matched = found = 0
+    for place, rate in (("heel", 208), ("side", 400), ("laces", 104)):
+        for seed in (1, 2, 3):
+            sc = Scenario([Bout("still", duration_s=1.5),
+                           Bout("shuffle", "forward", strides=20, stride_m=0.11,
+                                vibration_g_rms=0.19, vibration_dps_rms=10),
+                           Bout("still", duration_s=1.5)],
+                          subject=s, rate_hz=rate,
+                          mount=mount_preset(place, s.foot, s.foot_length_m, (3, -4, 2)))
+            trace, labels = simulate(sc, seed=seed)
+            r = score(replay_trace(trace), labels)
+            recalls.append(r["recall"])
+            matched += r["matched"]
+            found += r["strides"]
+    assert min(recalls) >= 0.8 and sum(recalls) / len(recalls) >= 0.88, recalls
+    assert matched / found >= 0.95
+
+
+def test_seated_leg_swinging_counts_no_steps_though_its_turns_are_brief():
+    """A stance too short to say where gravity is (a fast jog's contact) may start a swing
+    from the last attitude that could tell, within a second of the last lift-off, but
+    only in a bout or after a landing's impact: a leg swinging from the knee turns back
+    just as briefly, with no impact. Without the impact condition the 208 Hz swings
+    here counted 6 steps each."""
+    from retrostep.sim.gaitsim import SUBJECTS, Bout, Scenario, mount_preset, simulate
+
+    for name, place, rate, hz, deg in (("adult", "laces", 104, 1.0, 30),
+                                       ("athlete", "heel", 100, 1.3, 25),
+                                       ("adult", "laces", 208, 1.2, 35)):
+        s = SUBJECTS[name]
+        for seed in (1, 2):
+            sc = Scenario([Bout("still", duration_s=1.0),
+                           Bout("leg_swing", duration_s=30, frequency_hz=hz, amplitude_deg=deg)],
+                          subject=s, rate_hz=rate,
+                          mount=mount_preset(place, s.foot, s.foot_length_m, (2, -3, 4)))
+            trace, _ = simulate(sc, seed=seed)
+            assert replay_trace(trace)["steps"] == 0, (name, place, rate, seed)
+
+
 @pytest.mark.parametrize("name", ["midwalk_fwd", "midwalk_bwd"])
 def test_counting_starts_with_the_first_strides_of_a_walk_begun_mid_stride(tuning_scores,
                                                                            name):
