@@ -179,6 +179,7 @@ _ESC_FIRST_MS = const(1500)  # no stance this long before the first stride: re-l
 _ESC_MIN_MS = const(1000)  # ... after a stride: twice its swing, within these bounds
 _ESC_MAX_MS = const(2500)
 _ORPHAN_MS = const(2500)  # a landing before the first stance, and the next stride
+_ONSET_MIN_MS = const(60)  # ... whose impact began this long after the recording did
 # gyro bias: the estimate is held within +-20 deg/s, and each stance sample's residual
 # is clipped to +-4 deg/s (converted to LSB with the gyro's sensitivity)
 _BIAS_MAX_MDPS = const(20000)
@@ -1000,13 +1001,22 @@ class Gait:
                 jr[ji] = j >> 6 if j <= _J_KEPT else _JR_MAX
                 ji = (ji + 1) & (_JR - 1)
                 if still >= nst:
-                    if not self._stanced and qmax > th << 3:
-                        # the session began mid-swing: this stance may end a stride
-                        # (when at least a quarter second of its swing was seen)
-                        self._o_n = self._contact(n, n - nst + 1, ji, n + 1)
-                        self._orph = 1 if self._o_n >= self._k[_K_ODR4] else 0
+                    orph = not self._stanced and qmax > th << 3
                     phase = _STANCE
                     self._stance_begin(ax, ay, az, n, ji)
+                    if orph:
+                        # the session began mid-swing: this stance may end a stride,
+                        # when at least a quarter second of its swing was seen, or when
+                        # it began with a landing's impact whose onset came 60 ms or
+                        # more into the recording (not the tail of a landing before it)
+                        o = self._contact(n, n - nst + 1, ji, n + 1)
+                        if o < self._k[_K_ODR4]:
+                            o = self._contact(n, n - nst + 1, ji, (n + 1) << 1)
+                            if not self._k[_K_LAND] or \
+                                    o < self.odr_hz * _ONSET_MIN_MS // 1000:
+                                o = -1
+                        self._o_n = o
+                        self._orph = 1 if o >= 0 else 0
                     qmin = qmax = esum
                     seg = 0
             if phase != _STANCE:

@@ -302,6 +302,31 @@ def test_counting_starts_with_the_first_strides_of_a_walk_begun_mid_stride(tunin
     assert tuning_scores[0][name]["recall"] >= 0.96
 
 
+def test_a_recording_begun_in_the_last_quarter_second_of_a_swing_counts_its_landing():
+    """A landing 0.08-0.24 s into a recording ends a swing begun before it: too little
+    of the swing was seen to call it by itself, so it used to be dropped. When the
+    stance begins with an impact whose onset came 60 ms or more into the recording (not
+    the tail of a landing before it), it counts as a stride of the walk that follows.
+    (Soft backward landings of a slow walker have no impact: their first landing is
+    still not counted.)"""
+    from retrostep.analysis.evaluate import score
+    from retrostep.sim.gaitsim import SUBJECTS, Bout, Scenario, simulate
+
+    for kind, direction, subject, seeds in (("walk", "forward", "adult", (6, 10, 20, 26, 28, 37)),
+                                            ("jog", "backward", "athlete", (6, 10, 19, 24, 37, 39))):
+        for seed in seeds:
+            sc = Scenario([Bout(kind, direction, strides=12)], subject=SUBJECTS[subject],
+                          start_mid_walk=True)
+            trace, labels = simulate(sc, seed=seed)
+            first = labels["strides"][0]["t_land_s"]
+            assert 0.08 <= first <= 0.24, (kind, seed, first)  # the case this test is about
+            res = replay_trace(trace)
+            strides = [e for e in res["events"] if e["type"] == "stride"]
+            assert abs(strides[0]["t_s"] - first) < 0.1, (kind, seed, first, strides[0]["t_s"])
+            assert strides[0]["direction"] == direction
+            assert score(res, labels)["precision"] == 1.0, (kind, seed)
+
+
 def test_a_heel_counter_mount_with_big_impacts_counts_and_classifies(tuning_scores):
     for name in ("heel_mount_athlete", "heel_mount_mixed", "side_mount_mixed"):
         s = tuning_scores[0][name]
