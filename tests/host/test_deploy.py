@@ -57,7 +57,7 @@ def test_deploy_session_sync_report_on_the_virtual_board(tmp_path):
     with VirtualBoard(fs, trace=csv, presses=["0.5:short", "52:short"], serve=True,
                       grace_s=4) as vb:
         deploymod.deploy(vb.url, log=lambda *_: None)  # soft reset: main.py runs the trace
-        vb.report()  # waits until the trace has played
+        vb.report(timeout=300)  # waits until the trace has played (a hang fails, not stalls)
         rep = syncmod.sync(vb.url, str(lib))
     assert len(rep.fetched) == 1
     path = lib / rep.board_id / rep.fetched[0]
@@ -91,7 +91,7 @@ def test_a_session_from_an_unset_clock_is_dated_from_its_sync(tmp_path):
     csv, _ = bundled_paths()
     with VirtualBoard(tmp_path / "flash", trace=csv, presses=["0.5:short", "52:short"],
                       serve=True, grace_s=4, deploy=True) as vb:
-        vb.report()
+        vb.report(timeout=300)
         rep = syncmod.sync(vb.url, str(tmp_path / "lib"))
         with connect(vb.url) as b:
             board_now = b.clock()
