@@ -88,7 +88,7 @@ arrays, it reads and writes in place.
     _ba               bias accumulators, Q12 LSB                      +-_bmax
   * _ma               per axis x, y, z: the last rate and the last    +-2**21
                       two pair sums of rates, Q4 LSB; then the same
-                      for |a|^2 - 1 g^2 (m1a..), (a >> ash)^2         +-2**25
+                      for |a|^2 - 1 g^2 (m1a..), (a >> ash)^2         +-2**26
   * _pa               the previous acceleration sample, LSB           int16
     _gs, _gn          stance acceleration sums (LSB), their count     +-32767 * 255, < 256
     _r                attitude rows x, y, z (levelled frame's axes    |row| < 1.46
@@ -113,6 +113,8 @@ arrays, it reads and writes in place.
                       also _k[_K_ESC] (the escape, samples) and
                       _k[_K_TILT]: landings' tilt error, smoothed,    -1 (unset),
                       Q14 sine                                        0 .. 16384
+                      _k[_K_LIFT]: sample of the last lift-off;       < 2**30
+                      _k[_K_LAND]: the stance began with an impact    0, 1
 One sample's energy e, in the units _energy_units() sets (~0.28 deg/s and ~1/128 g):
 |4-sample rate sum >> (gsh + 2)|^2 + 2 min(|d|, |4-sample sum of d| / 4, _E_TILT_MAX)
 + j / 4 when j > _J_IMPACT (d = |a >> ash|^2 - 1 g^2; j: the change of a, squared, in
