@@ -113,7 +113,8 @@ arrays, it reads and writes in place.
                       also _k[_K_ESC] (the escape, samples) and
                       _k[_K_TILT]: landings' tilt error, smoothed,    -1 (unset),
                       Q14 sine                                        0 .. 16384
-                      _k[_K_LIFT]: sample of the last lift-off;       < 2**30
+                      _k[_K_LIFT]: sample of the last lift-off (a     < 2**30
+                      swing started or not; long ago after reset)
                       _k[_K_LAND]: the stance began with an impact    0, 1
 One sample's energy e, in the units _energy_units() sets (~0.28 deg/s and ~1/128 g):
 |4-sample rate sum >> (gsh + 2)|^2 + 2 min(|d|, |4-sample sum of d| / 4, _E_TILT_MAX)
@@ -761,7 +762,7 @@ class Gait:
         r = self._r
         td = self._td
         ns = self._ns
-        ma = self._ma  # the rate average's state: last rate, last two pair sums
+        ma = self._ma  # the averages' state: last value, last two pair sums (rate, |a|)
         m1x = ma[0]
         m2x = ma[1]
         m3x = ma[2]
@@ -990,7 +991,8 @@ class Gait:
                     phase = _STANCE
                     if ns < self._k[_K_MIN_SWING] + nst and self._gn >= self._k[_K_KCONF]:
                         # a twitch after a long stance: that stance goes on, its
-                        # gravity with it (a fresh stance of a few samples could not say)
+                        # gravity with it (a fresh stance of a few samples could not say);
+                        # _st0 is where it resumed
                         self._st0 = n
                     else:
                         self._stance_begin(pax, pay, paz, n, ji)
@@ -1013,6 +1015,7 @@ class Gait:
                         # more into the recording (not the tail of a landing before it)
                         o = self._contact(n, n - nst + 1, ji, n + 1)
                         if o < self._k[_K_ODR4]:
+                            # (a swing of twice n samples: the search goes back to n = 0)
                             o = self._contact(n, n - nst + 1, ji, (n + 1) << 1)
                             if not self._k[_K_LAND] or \
                                     o < self.odr_hz * _ONSET_MIN_MS // 1000:
@@ -1088,6 +1091,8 @@ class Gait:
         span = self._k[_K_CONTACT_LAG]
         if span > (ns >> 1) - back:  # the landing is in the second half of the swing
             span = (ns >> 1) - back
+        if span > _JR - 1 - back:  # (at 416 Hz the lag and the still run fill the ring)
+            span = _JR - 1 - back
         top = 0
         k = 0
         while k < span:
@@ -1138,9 +1143,10 @@ class Gait:
 
     # ------------------------------------------------------------------ stance
     def _stance_begin(self, ax, ay, az, n, ji):
-        # did a landing's impact (over 0.5 g in a sample) come just before this stance?
+        # did a landing's impact (over 0.5 g in a sample) end the swing? the still run
+        # and the activity window before it (the impact left the window first)
         jr = self._jr
-        k = self._k[_K_NST] + 3
+        k = self._k[_K_NST] + self._k[_K_WN] + 3
         top = 0
         while k > 0:
             k -= 1

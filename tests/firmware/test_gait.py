@@ -551,3 +551,21 @@ def test_fast_toe_tapping_on_a_side_clip_counts_no_steps():
                           mount=mount_preset("side", s.foot, s.foot_length_m, (-4, -4, 2)))
             trace, _ = simulate(sc, seed=seed)
             assert replay_trace(trace)["steps"] == 0, (rate, seed)
+
+
+def test_the_contact_search_stays_inside_its_ring_at_416_hz():
+    """At 416 Hz the 0.3 s contact search (124 samples) and the still run before it (7)
+    need more than the 128-sample ring: the oldest reads wrapped round to the newest
+    samples, and a jolt inside the still run read as an impact 123 samples early."""
+    g = gait.Gait(odr_hz=416)
+    jr = g._jr
+    for i in range(len(jr)):
+        jr[i] = 0
+    n = 1000
+    n_still = n - g._k[gait._K_NST] + 1
+    back = n - n_still
+    ji = 0  # the next slot to write: the newest sample is in the last one
+    for i in range(3):  # jolts in the still run's last samples
+        jr[(ji - 1 - i) % len(jr)] = 1000
+    jr[(ji - 1 - back - 10) % len(jr)] = 1000  # the landing, 10 samples before it
+    assert g._contact(n, n_still, ji, 10_000) == n_still - 10
