@@ -1078,6 +1078,19 @@ class Gait:
         self._ji = ji
         return k
 
+    def _jr_top(self, end, span):
+        """The largest kept change of acceleration over the `span` samples before ring
+        slot `end` (the newest of them at end - 1)."""
+        jr = self._jr
+        top = 0
+        k = 0
+        while k < span:
+            j = jr[(end - 1 - k) & (_JR - 1)]
+            if j > top:
+                top = j
+            k += 1
+        return top
+
     def _contact(self, n, n_still, ji, ns):
         """Initial contact: the onset of the landing's impact.
 
@@ -1093,13 +1106,7 @@ class Gait:
             span = (ns >> 1) - back
         if span > _JR - 1 - back:  # (at 416 Hz the lag and the still run fill the ring)
             span = _JR - 1 - back
-        top = 0
-        k = 0
-        while k < span:
-            j = jr[(ji - 1 - back - k) & (_JR - 1)]
-            if j > top:
-                top = j
-            k += 1
+        top = self._jr_top(ji - back, span)
         first = 0
         k = 0
         if top < 4:  # no impact to speak of: the landing ends where the stance begins
@@ -1145,13 +1152,7 @@ class Gait:
     def _stance_begin(self, ax, ay, az, n, ji):
         # did a landing's impact (over 0.5 g in a sample) end the swing? the still run
         # and the activity window before it (the impact left the window first)
-        jr = self._jr
-        k = self._k[_K_NST] + self._k[_K_WN] + 3
-        top = 0
-        while k > 0:
-            k -= 1
-            if jr[(ji - 1 - k) & (_JR - 1)] > top:
-                top = jr[(ji - 1 - k) & (_JR - 1)]
+        top = self._jr_top(ji, self._k[_K_NST] + self._k[_K_WN] + 3)
         self._k[_K_LAND] = 1 if top >= _J_IMPACT >> 6 else 0
         self._stanced = 1
         self._st0 = n
